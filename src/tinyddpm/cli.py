@@ -1,0 +1,309 @@
+"""The ``tinyddpm`` command line: thin wrappers around the package, no logic of its own.
+
+    tinyddpm demo -o demo.png                          denoise the bundled sample into a grid
+    tinyddpm denoise noisy.png -o out/ --sigma 0.2     denoise image files
+    tinyddpm add-noise digit.png -o noisy.png --sigma 0.3 --seed 0
+    tinyddpm sample -n 64 -o grid.png                  generate digits
+    tinyddpm train --out runs/ddpm                     train (resumes if interrupted)
+
+Bad input gets a one-line error on stderr and exit status 2, never a traceback, and never a
+half-written or silently replaced output file (``--overwrite`` allows replacing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from .io import ImageError, load_image, save_image
+
+MAX_CLI_SIGMA = 1.5
+
+
+class CLIError(Exception):
+    """An error reported as one line, exit status 2."""
+
+
+def _sigma_arg(text: str) -> float | str:
+    if text == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sigma must be a number in (0, {MAX_CLI_SIGMA}] or 'auto', got {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_CLI_SIGMA):
+        raise argparse.ArgumentTypeError(f"sigma must lie in (0, {MAX_CLI_SIGMA}] (pixel units, images in [0, 1]), got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def _label_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"label must be a digit 0-9, got {text!r}") from None
+    if not 0 <= value <= 9:
+        raise argparse.ArgumentTypeError(f"label must be a digit 0-9, got {text}")
+    return value
+
+
+def _load_model(path: str | None):  # noqa: ANN202
+    if path is None:
+        from .denoise import default_model
+
+        return default_model()
+    from .checkpoint import load_model
+
+    model, schedule, _ = load_model(path)
+    if schedule is None:
+        raise CLIError(f"{path}: not a diffusion model (no noise schedule stored)")
+    return model, schedule
+
+
+def _check_output(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise CLIError(f"{path}: already exists (pass --overwrite to replace it)")
+    if path.exists() and path.is_dir():
+        raise CLIError(f"{path}: is a directory")
+    if not path.parent.exists():
+        raise CLIError(f"{path.parent}: output folder does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise CLIError(f"{path.parent}: output folder is not writable")
+
+
+def _note(msg: str) -> None:
+    print(f"note: {msg}", file=sys.stderr)
+
+
+# ---- commands ---------------------------------------------------------------------------
+def cmd_denoise(a: argparse.Namespace) -> None:
+    from .denoise import denoise
+
+    inputs = [Path(p) for p in a.inputs]
+    outdir = Path(a.output)
+    if outdir.exists() and not outdir.is_dir():
+        raise CLIError(f"{outdir}: exists and is not a folder")
+    suffix = ".npy" if a.npy else ".png"
+    outputs = [outdir / (p.stem + suffix) for p in inputs]
+    if len(set(outputs)) != len(outputs):
+        raise CLIError("two inputs share a file name; their outputs would collide")
+    if any(o.resolve() == i.resolve() for o, i in zip(outputs, inputs)):
+        raise CLIError("an output would replace its own input; choose another output folder")
+    images, notes = [], []
+    for p in inputs:
+        img, note = load_image(p)
+        images.append(img)
+        notes.append(note)
+    if outdir.exists():
+        for o in outputs:
+            _check_output(o, a.overwrite)
+    model, schedule = _load_model(a.model)
+    batch = torch.cat(images)
+    out = denoise(
+        batch, a.sigma, method=a.method, model=model, schedule=schedule, steps=a.steps, samples=a.samples,
+        label=a.label, guidance=a.guidance, seed=a.seed, eta=a.eta,
+    )
+    if a.sigma == "auto":
+        from .noise_level import estimate_sigma
+
+        est = estimate_sigma(batch)
+    outdir.mkdir(parents=True, exist_ok=True)
+    if not os.access(outdir, os.W_OK):
+        raise CLIError(f"{outdir}: output folder is not writable")
+    for i, (p, o, note) in enumerate(zip(inputs, outputs, notes)):
+        if note:
+            _note(f"{p}: {note}")
+        save_image(out[i], o)
+        extra = f" (estimated sigma {float(est[i]):.3f})" if a.sigma == "auto" else ""
+        print(f"{p} -> {o}{extra}")
+
+
+def cmd_add_noise(a: argparse.Namespace) -> None:
+    from .data import add_noise
+
+    if a.sigma == "auto":
+        raise CLIError("add-noise needs a numeric --sigma")
+    out = Path(a.output)
+    img, note = load_image(a.input)
+    _check_output(out, a.overwrite)
+    noisy = add_noise(img, a.sigma, generator=torch.Generator().manual_seed(a.seed))
+    if note:
+        _note(f"{a.input}: {note}")
+    if out.suffix.lower() != ".npy":
+        _note("8-bit image files clip pixels to [0, 1] and round them; write .npy to keep the exact noisy values")
+    save_image(noisy, out)
+    print(f"{a.input} -> {out} (sigma {a.sigma}, seed {a.seed})")
+
+
+def cmd_sample(a: argparse.Namespace) -> None:
+    from .data import to_pixels
+    from .samplers import sample
+    from .viz import grid
+
+    out = Path(a.output)
+    _check_output(out, a.overwrite)
+    model, schedule = _load_model(a.model)
+    label = None if a.label is None else torch.full((a.n,), a.label, dtype=torch.long)
+    x = sample(
+        model, schedule, a.n, method=a.method, steps=a.steps, eta=a.eta, label=label, guidance=a.guidance,
+        generator=torch.Generator().manual_seed(a.seed), progress=not a.quiet,
+    )
+    save_image(grid(to_pixels(x).clamp(0, 1), nrow=int(math.ceil(math.sqrt(a.n))), scale=a.scale), out)
+    print(f"{a.n} samples -> {out}")
+
+
+def cmd_demo(a: argparse.Namespace) -> None:
+    from .data import add_noise, load_sample
+    from .denoise import denoise
+    from .metrics import psnr
+    from .viz import comparison
+
+    out = Path(a.output)
+    _check_output(out, a.overwrite)
+    x, labels = load_sample()
+    idx = torch.stack([torch.nonzero(labels == c)[0, 0] for c in range(10)])
+    x = x[idx]
+    y = add_noise(x, a.sigma, generator=torch.Generator().manual_seed(a.seed))
+    model, schedule = _load_model(a.model)
+    rows = {"clean": x, f"noisy {a.sigma}": y}
+    for method in ("posterior_mean", "ddim", "ancestral"):
+        d = denoise(y, a.sigma, method=method, model=model, schedule=schedule, seed=a.seed)
+        rows[method] = d
+        print(f"{method:>15}: mean PSNR {float(psnr(d, x).mean()):.2f} dB (noisy input {float(psnr(y, x).mean()):.2f} dB)")
+    save_image(comparison(rows), out)
+    print(f"figure -> {out}")
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    import json
+    from dataclasses import replace
+
+    from .train import TrainConfig, train
+
+    cfg = TrainConfig()
+    if a.config:
+        try:
+            cfg = TrainConfig.from_dict(json.loads(Path(a.config).read_text()))
+        except (OSError, ValueError, TypeError) as e:
+            raise CLIError(f"{a.config}: not a valid training config ({e})") from None
+    overrides = {k: v for k, v in {
+        "steps": a.steps, "batch_size": a.batch_size, "lr": a.lr, "seed": a.seed,
+        "checkpoint_every": a.checkpoint_every,
+    }.items() if v is not None}
+    if a.schedule or a.T:
+        sched = dict(cfg.schedule)
+        sched.update({k: v for k, v in {"kind": a.schedule, "T": a.T}.items() if v is not None})
+        overrides["schedule"] = sched
+    cfg = replace(cfg, **overrides)
+    path = train(cfg, a.out, data_root=a.data_root, progress=not a.quiet, max_minutes=a.max_minutes)
+    if path.exists():
+        print(f"EMA weights -> {path}")
+    else:
+        print(f"stopped early; state saved in {a.out}; run the same command to resume")
+
+
+# ---- parser -----------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tinyddpm", description="Denoise MNIST digits with a small diffusion model.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def sampler_opts(q: argparse.ArgumentParser, default_method: str, methods: Sequence[str]) -> None:
+        q.add_argument("--method", choices=methods, default=default_method)
+        q.add_argument("--steps", type=_positive_int, default=None, help="sampler steps (ddim; strided ancestral)")
+        q.add_argument("--eta", type=float, default=0.0, help="DDIM stochasticity in [0, 1]")
+        q.add_argument("--label", type=_label_arg, default=None, help="class label 0-9 for guidance")
+        q.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale")
+        q.add_argument("--seed", type=int, default=0)
+        q.add_argument("--model", default=None, help="weights file (default: the shipped model)")
+        q.add_argument("--overwrite", action="store_true", help="replace existing output files")
+
+    d = sub.add_parser("denoise", help="denoise image files into a folder")
+    d.add_argument("inputs", nargs="+", help="noisy images (PNG, JPEG, ..., or .npy)")
+    d.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
+    d.add_argument("--sigma", type=_sigma_arg, default="auto", help="noise std in pixel units, or 'auto'")
+    d.add_argument("--samples", type=_positive_int, default=8, help="samples for --method average")
+    d.add_argument("--npy", action="store_true", help="write unclipped .npy arrays instead of PNGs")
+    sampler_opts(d, "posterior_mean", ("posterior_mean", "ddim", "ancestral", "average"))
+    d.set_defaults(func=cmd_denoise)
+
+    n = sub.add_parser("add-noise", help="add Gaussian noise to an image")
+    n.add_argument("input")
+    n.add_argument("-o", "--output", required=True)
+    n.add_argument("--sigma", type=_sigma_arg, required=True)
+    n.add_argument("--seed", type=int, default=0)
+    n.add_argument("--overwrite", action="store_true")
+    n.set_defaults(func=cmd_add_noise)
+
+    s = sub.add_parser("sample", help="generate digits into a PNG grid")
+    s.add_argument("-n", type=_positive_int, default=64)
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--scale", type=_positive_int, default=2)
+    s.add_argument("--quiet", action="store_true")
+    sampler_opts(s, "ddim", ("ddim", "ancestral"))
+    s.set_defaults(func=cmd_sample, steps=50)
+
+    m = sub.add_parser("demo", help="denoise ten bundled test digits and write a comparison figure")
+    m.add_argument("-o", "--output", default="tinyddpm-demo.png")
+    m.add_argument("--sigma", type=_sigma_arg, default=0.3)
+    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--model", default=None)
+    m.add_argument("--overwrite", action="store_true")
+    m.set_defaults(func=cmd_demo)
+
+    t = sub.add_parser("train", help="train a diffusion model on MNIST (resumable)")
+    t.add_argument("--out", required=True, help="run folder: state, log and final EMA weights")
+    t.add_argument("--config", help="JSON file with TrainConfig fields")
+    t.add_argument("--steps", type=_positive_int)
+    t.add_argument("--batch-size", type=_positive_int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--schedule", choices=("cosine", "linear"))
+    t.add_argument("--T", type=_positive_int)
+    t.add_argument("--checkpoint-every", type=_positive_int)
+    t.add_argument("--max-minutes", type=float, help="stop (resumably) after this much wall time")
+    t.add_argument("--data-root", help="MNIST root (default: $TINYDDPM_DATA or the user cache)")
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_train)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "guidance", 1.0) is not None and not math.isfinite(getattr(args, "guidance", 1.0)):
+        parser.error("guidance must be finite")
+    if not 0.0 <= getattr(args, "eta", 0.0) <= 1.0:
+        parser.error("eta must lie in [0, 1]")
+    from .checkpoint import CheckpointError
+
+    try:
+        args.func(args)
+    except (CLIError, ImageError, CheckpointError) as e:
+        print(f"tinyddpm: error: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError, RuntimeError, KeyError) as e:
+        print(f"tinyddpm: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("tinyddpm: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

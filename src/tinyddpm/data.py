@@ -1,0 +1,82 @@
+"""MNIST for tinyddpm: the full set through torchvision, a bundled sample, pixel conventions.
+
+Users speak in pixels in [0, 1]; models work in [-1, 1] (``to_model`` / ``to_pixels``). A noise
+standard deviation ``sigma`` in pixel units is ``2 * sigma`` in model units.
+
+The data root is, in order: the ``root`` argument, the ``TINYDDPM_DATA`` environment variable,
+``$XDG_CACHE_HOME/tinyddpm/data`` (default ``~/.cache/tinyddpm/data``). Under it torchvision's
+layout ``MNIST/raw/*-ubyte`` is used; it downloads only when those files are missing.
+
+The bundled sample (``load_sample``) holds the first 100 test digits of each class, 1,000 in all,
+from MNIST by Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3.0 (see
+``assets/MNIST_SAMPLE_LICENSE.txt``).
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+SAMPLE_FILE = "mnist_sample.npz"
+
+
+def default_data_root(root: str | os.PathLike | None = None) -> Path:
+    """Resolve the MNIST data root: argument, else ``$TINYDDPM_DATA``, else the user cache."""
+    if root is not None:
+        return Path(root).expanduser()
+    env = os.environ.get("TINYDDPM_DATA")
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "tinyddpm" / "data"
+
+
+def load_mnist(*, train: bool = True, root: str | os.PathLike | None = None) -> tuple[Tensor, Tensor]:
+    """All MNIST digits of one split as ``(images uint8 (N, 28, 28), labels int64 (N,))``.
+
+    Uses ``torchvision.datasets.MNIST(root, download=True)``, which downloads only when the raw
+    files are missing under ``root/MNIST/raw``.
+    """
+    from torchvision.datasets import MNIST
+
+    path = default_data_root(root)
+    try:
+        ds = MNIST(str(path), train=train, download=True)
+    except Exception as e:  # no network, unwritable root, corrupt files
+        raise RuntimeError(
+            f"could not load MNIST from {path} ({e}); set TINYDDPM_DATA or pass root= to a folder "
+            "holding MNIST/raw/*-ubyte"
+        ) from e
+    return ds.data.clone(), ds.targets.clone().long()
+
+
+def load_sample() -> tuple[Tensor, Tensor]:
+    """The bundled 1,000 test digits as ``(images float32 (1000, 1, 28, 28) in [0, 1], labels (1000,))``."""
+    with resources.files("tinyddpm").joinpath("assets", SAMPLE_FILE).open("rb") as f:
+        d = np.load(f)
+        images, labels = d["images"], d["labels"]
+    return torch.from_numpy(images).float().div(255).unsqueeze(1), torch.from_numpy(labels).long()
+
+
+def to_model(x: Tensor) -> Tensor:
+    """Pixels in [0, 1] -> model space [-1, 1]: 2 x - 1."""
+    return 2 * x - 1
+
+
+def to_pixels(x: Tensor) -> Tensor:
+    """Model space [-1, 1] -> pixels in [0, 1]: (x + 1) / 2 (no clipping)."""
+    return (x + 1) / 2
+
+
+def add_noise(images: Tensor, sigma: float | Tensor, *, generator: torch.Generator | None = None) -> Tensor:
+    """y = x + sigma * n, n ~ N(0, I), in pixel units; not clipped (clipping breaks y = x_t / sqrt(ab))."""
+    sigma = torch.as_tensor(sigma, dtype=images.dtype)
+    if sigma.ndim == 1:
+        sigma = sigma.reshape(-1, *([1] * (images.ndim - 1)))
+    n = torch.randn(images.shape, generator=generator, dtype=images.dtype)
+    return images + sigma * n

@@ -1,0 +1,108 @@
+"""The Gaussian diffusion process of DDPM (Ho et al. 2020, arXiv:2006.11239), in model units.
+
+- ``q_sample``: the closed form q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I) (Eq. 4)
+- ``q_step``: one step of the forward Markov chain q(x_t | x_{t-1}) (Eq. 2)
+- ``predict_x0``: x_0 from a noise prediction, Tweedie's estimate of E[x_0 | x_t] (Eq. 15)
+- ``q_posterior``: q(x_s | x_t, x_0) for any 0 <= s < t, of which Eq. 6-7 is the case s = t - 1
+- ``loss``: the simplified epsilon objective L_simple (Eq. 14), at continuous t
+
+The noise-prediction model is any callable ``eps_model(x_t, t, y=None) -> eps`` with ``x_t`` of
+shape (N, C, H, W), ``t`` a float tensor of shape (N,) and ``y`` an optional long tensor of labels.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from .schedules import NoiseSchedule
+
+
+class EpsModel(Protocol):
+    """The model interface: predict the noise epsilon in x_t = sqrt(ab) x0 + sqrt(1 - ab) eps."""
+
+    def __call__(self, x_t: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor: ...
+
+
+def _bcast(v: Tensor, like: Tensor) -> Tensor:
+    """Per-sample scalars (N,) -> (N, 1, 1, 1) in ``like``'s dtype, ready to broadcast."""
+    return v.to(like.dtype).reshape(-1, *([1] * (like.ndim - 1)))
+
+
+def _per_sample(t: Tensor | float, n: int) -> Tensor:
+    t = torch.as_tensor(t, dtype=torch.float64)
+    return t.expand(n) if t.ndim == 0 else t
+
+
+def q_sample(x0: Tensor, t: Tensor | float, noise: Tensor, schedule: NoiseSchedule) -> Tensor:
+    """Sample x_t ~ q(x_t | x_0) = N(sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I) (Eq. 4).
+
+    ``t`` is a float or a (N,) tensor of continuous timesteps; ``noise`` is standard normal.
+    """
+    ab = _bcast(schedule.alpha_bar_at(_per_sample(t, x0.shape[0])), x0)
+    return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+
+
+def q_step(x_prev: Tensor, t: int, noise: Tensor, schedule: NoiseSchedule) -> Tensor:
+    """One forward step x_t ~ q(x_t | x_{t-1}) = N(sqrt(1 - beta_t) x_{t-1}, beta_t I) (Eq. 2)."""
+    beta = float(schedule.betas[t - 1])
+    return (1 - beta) ** 0.5 * x_prev + beta**0.5 * noise
+
+
+def predict_x0(x_t: Tensor, t: Tensor | float, eps: Tensor, schedule: NoiseSchedule) -> Tensor:
+    """x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t) (Eq. 15).
+
+    With the exact eps = E[eps | x_t] this is Tweedie's formula for E[x_0 | x_t].
+    """
+    ab = _bcast(schedule.alpha_bar_at(_per_sample(t, x_t.shape[0])), x_t)
+    return (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
+
+
+def eps_from_x0(x_t: Tensor, t: Tensor | float, x0: Tensor, schedule: NoiseSchedule) -> Tensor:
+    """The noise implied by x_t and x0: (x_t - sqrt(alpha_bar_t) x0) / sqrt(1 - alpha_bar_t)."""
+    ab = _bcast(schedule.alpha_bar_at(_per_sample(t, x_t.shape[0])), x_t)
+    return (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
+
+
+def q_posterior(
+    x0: Tensor, x_t: Tensor, t: Tensor | float, s: Tensor | float, schedule: NoiseSchedule
+) -> tuple[Tensor, Tensor]:
+    """Mean and variance of q(x_s | x_t, x_0) for 0 <= s < t (Eqs. 6-7 with t - 1 -> s).
+
+    With alpha_{t|s} = alpha_bar_t / alpha_bar_s and beta_{t|s} = 1 - alpha_{t|s}:
+    mean = sqrt(alpha_bar_s) beta_{t|s} / (1 - alpha_bar_t) x0
+           + sqrt(alpha_{t|s}) (1 - alpha_bar_s) / (1 - alpha_bar_t) x_t,
+    var  = (1 - alpha_bar_s) / (1 - alpha_bar_t) beta_{t|s}.
+    For integer s = t - 1 these are ``posterior_mean_coef1/2`` and ``posterior_variance``.
+    Returns (mean, var) with var of shape (N, 1, 1, 1).
+    """
+    n = x_t.shape[0]
+    ab_t = schedule.alpha_bar_at(_per_sample(t, n))
+    ab_s = schedule.alpha_bar_at(_per_sample(s, n))
+    if bool((ab_s <= ab_t).any()):
+        raise ValueError("q_posterior needs s < t")
+    beta_ts = 1 - ab_t / ab_s
+    coef1 = ab_s.sqrt() * beta_ts / (1 - ab_t)
+    coef2 = (ab_t / ab_s).sqrt() * (1 - ab_s) / (1 - ab_t)
+    var = (1 - ab_s) / (1 - ab_t) * beta_ts
+    mean = _bcast(coef1, x_t) * x0 + _bcast(coef2, x_t) * x_t
+    return mean, _bcast(var, x_t)
+
+
+def loss(
+    eps_model: EpsModel,
+    x0: Tensor,
+    t: Tensor,
+    noise: Tensor,
+    schedule: NoiseSchedule,
+    y: Tensor | None = None,
+) -> Tensor:
+    """L_simple = E || eps - eps_theta(sqrt(ab_t) x0 + sqrt(1 - ab_t) eps, t) ||^2 (Eq. 14).
+
+    ``t`` holds continuous timesteps, shape (N,). Returns the mean over batch and pixels.
+    """
+    x_t = q_sample(x0, t, noise, schedule)
+    eps = eps_model(x_t, t.to(x0.dtype), y) if y is not None else eps_model(x_t, t.to(x0.dtype))
+    return torch.mean((eps - noise) ** 2)

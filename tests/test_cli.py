@@ -1,0 +1,143 @@
+"""The command line: happy paths, and each kind of bad input gets one line and exit status 2."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tinyddpm.cli import main
+from tinyddpm.data import load_sample
+
+
+@pytest.fixture()
+def digit_png(tmp_path):
+    x, _ = load_sample()
+    p = tmp_path / "digit.png"
+    Image.fromarray((x[0, 0].numpy() * 255).astype(np.uint8), "L").save(p)
+    return p
+
+
+def run(argv, capsys):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_add_noise_then_denoise(tmp_path, digit_png, tiny_model_path, capsys):
+    noisy = tmp_path / "noisy.png"
+    code, out, err = run(["add-noise", digit_png, "-o", noisy, "--sigma", "0.3", "--seed", "0"], capsys)
+    assert code == 0 and noisy.exists() and "clip" in err
+    a = np.asarray(Image.open(noisy))
+    run(["add-noise", digit_png, "-o", tmp_path / "again.png", "--sigma", "0.3", "--seed", "0"], capsys)
+    assert np.array_equal(a, np.asarray(Image.open(tmp_path / "again.png")))  # seeded
+    outdir = tmp_path / "out"
+    for method in ("posterior_mean", "ddim", "ancestral", "average"):
+        code, out, err = run(["denoise", noisy, "-o", outdir, "--sigma", "0.3", "--method", method, "--steps", "3",
+                              "--samples", "2", "--model", tiny_model_path, "--overwrite"], capsys)
+        assert code == 0, err
+        img = Image.open(outdir / "noisy.png")
+        assert img.size == (28, 28) and img.mode == "L"
+    code, out, err = run(["denoise", noisy, "-o", outdir, "--sigma", "auto", "--model", tiny_model_path, "--overwrite"], capsys)
+    assert code == 0 and "estimated sigma" in out
+
+
+def test_resize_note_and_npy(tmp_path, tiny_model_path, capsys):
+    big = tmp_path / "big.jpg"
+    Image.new("RGB", (300, 200), (10, 10, 10)).save(big)
+    code, out, err = run(["denoise", big, "-o", tmp_path / "o", "--sigma", "0.1", "--model", tiny_model_path, "--npy"], capsys)
+    assert code == 0 and "resized from 300x200" in err
+    assert np.load(tmp_path / "o" / "big.npy").shape == (28, 28)
+
+
+def test_sample_and_demo(tmp_path, tiny_model_path, capsys):
+    code, out, err = run(["sample", "-n", "4", "-o", tmp_path / "g.png", "--steps", "3", "--model", tiny_model_path, "--quiet"], capsys)
+    assert code == 0 and Image.open(tmp_path / "g.png").size[0] > 28
+    code, out, err = run(["sample", "-n", "2", "-o", tmp_path / "h.png", "--steps", "2", "--label", "3", "--guidance", "2",
+                          "--model", tiny_model_path, "--quiet"], capsys)
+    assert code == 0
+    code, out, err = run(["demo", "-o", tmp_path / "demo.png", "--model", tiny_model_path], capsys)
+    assert code == 0 and "posterior_mean" in out and (tmp_path / "demo.png").exists()
+
+
+def one_line_error(code, err):
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 or (len(lines) == 2 and lines[0].startswith("usage:")), err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("sigma", ["0", "-0.1", "1.6", "nan", "inf", "abc"])
+def test_bad_sigma(tmp_path, digit_png, sigma, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["denoise", str(digit_png), "-o", str(tmp_path / "o"), "--sigma", sigma])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "sigma" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_files(tmp_path, digit_png, tiny_model_path, capsys):
+    m = ["--model", tiny_model_path]
+    code, _, err = run(["denoise", tmp_path / "missing.png", "-o", tmp_path / "o", "--sigma", "0.2", *m], capsys)
+    one_line_error(code, err)
+    assert "no such file" in err
+    txt = tmp_path / "notes.png"
+    txt.write_text("hello")
+    code, _, err = run(["denoise", txt, "-o", tmp_path / "o", "--sigma", "0.2", *m], capsys)
+    one_line_error(code, err)
+    assert "not an image" in err
+    nan = tmp_path / "nan.npy"
+    a = np.zeros((28, 28), np.float32)
+    a[0, 0] = np.nan
+    np.save(nan, a)
+    code, _, err = run(["denoise", nan, "-o", tmp_path / "o", "--sigma", "0.2", *m], capsys)
+    one_line_error(code, err)
+    assert "NaN" in err
+    # a bad file among good ones: nothing is written
+    code, _, err = run(["denoise", digit_png, txt, "-o", tmp_path / "o", "--sigma", "0.2", *m], capsys)
+    one_line_error(code, err)
+    assert not (tmp_path / "o").exists()
+    bad_model = tmp_path / "w.safetensors"
+    bad_model.write_bytes(b"\x80\x04junk")
+    code, _, err = run(["denoise", digit_png, "-o", tmp_path / "o", "--sigma", "0.2", "--model", bad_model], capsys)
+    one_line_error(code, err)
+    assert str(bad_model) in err
+
+
+def test_existing_output_is_not_replaced(tmp_path, digit_png, tiny_model_path, capsys):
+    out = tmp_path / "noisy.png"
+    out.write_bytes(b"precious")
+    code, _, err = run(["add-noise", digit_png, "-o", out, "--sigma", "0.3"], capsys)
+    one_line_error(code, err)
+    assert "--overwrite" in err and out.read_bytes() == b"precious"
+    outdir = tmp_path / "od"
+    outdir.mkdir()
+    (outdir / "digit.png").write_bytes(b"precious")
+    code, _, err = run(["denoise", digit_png, "-o", outdir, "--sigma", "0.2", "--model", tiny_model_path], capsys)
+    one_line_error(code, err)
+    assert (outdir / "digit.png").read_bytes() == b"precious"
+    code, _, err = run(["denoise", digit_png, "-o", digit_png.parent, "--sigma", "0.2", "--model", tiny_model_path, "--overwrite"], capsys)
+    one_line_error(code, err)
+    assert "own input" in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only folders")
+def test_read_only_output_folder(tmp_path, digit_png, tiny_model_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    os.chmod(ro, 0o500)
+    code, _, err = run(["add-noise", digit_png, "-o", ro / "n.png", "--sigma", "0.3"], capsys)
+    one_line_error(code, err)
+
+
+def test_python_dash_m_entry_point(tmp_path, digit_png):
+    r = subprocess.run([sys.executable, "-m", "tinyddpm", "add-noise", str(digit_png), "-o", str(tmp_path / "n.png"), "--sigma", "0.2"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-m", "tinyddpm", "denoise", str(tmp_path / "none.png"), "-o", str(tmp_path), "--sigma", "0.2"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.count("\n") == 1

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tinyddpm.io import ImageError, load_image, save_image
+
+
+def test_modes_and_sizes(tmp_path):
+    digit = np.zeros((28, 28), dtype=np.uint8)
+    digit[8:20, 12:16] = 255
+    cases = {
+        "l.png": Image.fromarray(digit, "L"),
+        "rgb.jpg": Image.fromarray(np.stack([digit] * 3, -1), "RGB"),
+        "rgba.png": Image.fromarray(np.stack([digit] * 3 + [np.full_like(digit, 255)], -1), "RGBA"),
+        "p.png": Image.fromarray(digit, "L").convert("P"),
+        "one.png": Image.fromarray(digit, "L").convert("1"),
+        "i16.png": Image.fromarray(digit.astype(np.uint16) * 257),
+        "big.png": Image.fromarray(digit, "L").resize((280, 280), Image.NEAREST),
+        "wide.png": Image.fromarray(np.zeros((10, 40), np.uint8), "L"),
+        "tiny.png": Image.new("L", (1, 1), 128),
+    }
+    for name, img in cases.items():
+        img.save(tmp_path / name)
+        x, note = load_image(tmp_path / name)
+        assert x.shape == (1, 1, 28, 28) and x.dtype == torch.float32, name
+        assert float(x.min()) >= 0 and float(x.max()) <= 1.0 + 1e-6, name
+    x16, _ = load_image(tmp_path / "i16.png")
+    x8, _ = load_image(tmp_path / "l.png")
+    assert torch.allclose(x16, x8, atol=1e-6)
+    _, note = load_image(tmp_path / "big.png")
+    assert "resized from 280x280" in note
+    _, note = load_image(tmp_path / "wide.png")
+    assert "padded" in note
+    _, note = load_image(tmp_path / "rgb.jpg")
+    assert "grayscale" in note
+    assert load_image(tmp_path / "l.png")[1] is None
+
+
+def test_npy_keeps_values_outside_the_unit_range(tmp_path):
+    arr = np.linspace(-0.5, 1.5, 784, dtype=np.float32).reshape(28, 28)
+    np.save(tmp_path / "a.npy", arr)
+    x, _ = load_image(tmp_path / "a.npy")
+    assert np.allclose(x[0, 0].numpy(), arr)
+    save_image(x, tmp_path / "b.npy")
+    assert np.allclose(np.load(tmp_path / "b.npy"), arr)
+
+
+@pytest.mark.parametrize("content, match", [
+    (b"", "not an image|corrupt|empty"),
+    (b"not an image at all", "not an image"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "corrupt|truncated|not an image"),
+])
+def test_bad_files(tmp_path, content, match):
+    p = tmp_path / "bad.png"
+    p.write_bytes(content)
+    with pytest.raises(ImageError, match=match):
+        load_image(p)
+
+
+def test_missing_directory_nan(tmp_path):
+    with pytest.raises(ImageError, match="no such file"):
+        load_image(tmp_path / "missing.png")
+    with pytest.raises(ImageError, match="directory"):
+        load_image(tmp_path)
+    arr = np.zeros((28, 28), np.float32)
+    arr[3, 3] = np.nan
+    np.save(tmp_path / "nan.npy", arr)
+    with pytest.raises(ImageError, match="NaN"):
+        load_image(tmp_path / "nan.npy")
+    Image.fromarray(arr, mode="F").save(tmp_path / "nan.tiff")
+    with pytest.raises(ImageError, match="NaN"):
+        load_image(tmp_path / "nan.tiff")
+    np.save(tmp_path / "obj.npy", np.zeros((2, 2, 2)))
+    with pytest.raises(ImageError, match="2-D"):
+        load_image(tmp_path / "obj.npy")
+
+
+def test_truncated_png(tmp_path):
+    img = Image.fromarray((np.random.default_rng(0).random((28, 28)) * 255).astype(np.uint8), "L")
+    img.save(tmp_path / "ok.png")
+    data = (tmp_path / "ok.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError):
+        load_image(tmp_path / "cut.png")
+
+
+def test_save_is_atomic_and_checks_format(tmp_path):
+    with pytest.raises(ImageError, match="unknown image format"):
+        save_image(torch.zeros(28, 28), tmp_path / "x.weird")
+    assert list(tmp_path.iterdir()) == []
+    save_image(torch.full((1, 1, 28, 28), 2.0), tmp_path / "x.png")
+    assert np.asarray(Image.open(tmp_path / "x.png")).max() == 255
