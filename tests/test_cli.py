@@ -60,7 +60,7 @@ def test_sample_and_demo(tmp_path, tiny_model_path, capsys):
                           "--model", tiny_model_path, "--quiet"], capsys)
     assert code == 0
     code, out, err = run(["demo", "-o", tmp_path / "demo.png", "--model", tiny_model_path], capsys)
-    assert code == 0 and "posterior_mean" in out and (tmp_path / "demo.png").exists()
+    assert code == 0 and "posterior mean" in out and (tmp_path / "demo.png").exists()
 
 
 def one_line_error(code, err):

@@ -176,15 +176,19 @@ def cmd_demo(a: argparse.Namespace) -> None:
     out = Path(a.output)
     _check_output(out, a.overwrite)
     x, labels = load_sample()
-    idx = torch.stack([torch.nonzero(labels == c)[0, 0] for c in range(10)])
-    x = x[idx]
     y = add_noise(x, a.sigma, generator=torch.Generator().manual_seed(a.seed))
     model, schedule = _load_model(a.model)
-    rows = {"clean": x, f"noisy {a.sigma}": y}
-    for method in ("posterior_mean", "ddim", "ancestral"):
-        d = denoise(y, a.sigma, method=method, model=model, schedule=schedule, seed=a.seed)
-        rows[method] = d
-        print(f"{method:>15}: mean PSNR {float(psnr(d, x).mean()):.2f} dB (noisy input {float(psnr(y, x).mean()):.2f} dB)")
+    print(f"{len(x)} bundled MNIST test digits, Gaussian noise sigma = {a.sigma} (not clipped)")
+    print(f"{'noisy input':>22}: mean PSNR {float(psnr(y, x).mean()):.2f} dB")
+    pick = torch.stack([torch.nonzero(labels == c)[0, 0] for c in range(10)])  # one digit per class
+    rows = {"clean": x[pick], f"noisy {a.sigma}": y[pick]}
+    for method, steps, name in (("posterior_mean", None, "posterior mean"), ("ddim", 10, "DDIM, 10 steps")):
+        d = denoise(y, a.sigma, method=method, steps=steps, model=model, schedule=schedule, seed=a.seed)
+        rows[name] = d[pick]
+        print(f"{name:>22}: mean PSNR {float(psnr(d, x).mean()):.2f} dB")
+    anc = denoise(y[pick], a.sigma, method="ancestral", model=model, schedule=schedule, seed=a.seed)
+    rows["ancestral"] = anc
+    print(f"{'ancestral (10 digits)':>22}: mean PSNR {float(psnr(anc, x[pick]).mean()):.2f} dB")
     save_image(comparison(rows), out)
     print(f"figure -> {out}")
 
@@ -196,6 +200,10 @@ def cmd_train(a: argparse.Namespace) -> None:
     from .train import TrainConfig, train
 
     cfg = TrainConfig()
+    if a.supervised_sigma is not None:
+        from .supervised import supervised_config
+
+        cfg = supervised_config(a.supervised_sigma)
     if a.config:
         try:
             cfg = TrainConfig.from_dict(json.loads(Path(a.config).read_text()))
@@ -215,6 +223,31 @@ def cmd_train(a: argparse.Namespace) -> None:
         print(f"EMA weights -> {path}")
     else:
         print(f"stopped early; state saved in {a.out}; run the same command to resume")
+
+
+def cmd_train_aux(a: argparse.Namespace) -> None:
+    from .checkpoint import save_model
+    from .data import load_mnist
+
+    out = Path(a.output)
+    _check_output(out, a.overwrite)
+    images, labels = load_mnist(train=True, root=a.data_root)
+    kw = {"seed": a.seed, "progress": not a.quiet, **({"epochs": a.epochs} if a.epochs else {})}
+    if a.kind == "classifier":
+        from .classifier import train_classifier
+
+        model, info = train_classifier(images, labels, **kw)
+    elif a.kind == "vae":
+        from .vae import train_vae
+
+        model, info = train_vae(images, **kw)
+    else:
+        from .noise_level import train_sigma_net
+
+        model, info = train_sigma_net(images, **kw)
+    info.update({"torch": torch.__version__, "command": "tinyddpm " + " ".join(sys.argv[1:]) if sys.argv else ""})
+    save_model(out, model, info=info)
+    print(f"{a.kind} -> {out} ({info['wall_time_s']} s)")
 
 
 # ---- parser -----------------------------------------------------------------------------
@@ -277,8 +310,19 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=_positive_int)
     t.add_argument("--max-minutes", type=float, help="stop (resumably) after this much wall time")
     t.add_argument("--data-root", help="MNIST root (default: $TINYDDPM_DATA or the user cache)")
+    t.add_argument("--supervised-sigma", type=_sigma_arg, help="train a supervised reference denoiser at this sigma")
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
+
+    x = sub.add_parser("train-aux", help="train the classifier, the chapter-1 VAE or the sigma estimator")
+    x.add_argument("kind", choices=("classifier", "vae", "sigma_net"))
+    x.add_argument("-o", "--output", required=True, help="weights file (.safetensors)")
+    x.add_argument("--epochs", type=_positive_int)
+    x.add_argument("--seed", type=int, default=0)
+    x.add_argument("--data-root")
+    x.add_argument("--overwrite", action="store_true")
+    x.add_argument("--quiet", action="store_true")
+    x.set_defaults(func=cmd_train_aux)
     return p
 
 

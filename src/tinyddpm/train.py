@@ -66,6 +66,8 @@ class TrainConfig:
     schedule: dict = field(default_factory=lambda: {"kind": "cosine", "T": 1000})
     unet: dict = field(default_factory=lambda: UNetConfig().to_dict())
     train_limit: int | None = None  # use only the first N training digits (tests)
+    objective: str = "eps"  # "eps": diffusion (L_simple); "supervised": noisy -> clean at one sigma
+    supervised_sigma: float = 0.2  # pixel units, for objective="supervised"
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -159,7 +161,11 @@ def _restore(path: Path, cfg: TrainConfig, model: nn.Module, ema: nn.Module, opt
     tensors, header = load_tensors(path)
     if header.get("kind") != "train_state":
         raise CheckpointError(path, "not a training state file")
-    if header.get("train_config") != cfg.to_dict():
+    try:  # fields added to TrainConfig later take their defaults
+        stored = TrainConfig.from_dict(header.get("train_config") or {}).to_dict()
+    except TypeError:
+        stored = None
+    if stored != cfg.to_dict():
         raise CheckpointError(path, "was written by a run with a different TrainConfig; use another --out folder")
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
     ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
@@ -207,6 +213,8 @@ def train(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
+    if cfg.objective not in ("eps", "supervised"):
+        raise ValueError(f"unknown objective {cfg.objective!r} (expected 'eps' or 'supervised')")
     schedule = NoiseSchedule.from_config(cfg.schedule)
     images, labels = load_mnist(train=True, root=data_root)
     if cfg.train_limit is not None:
@@ -263,10 +271,16 @@ def train(
             lr = learning_rate(cfg, step)
             for g in opt.param_groups:
                 g["lr"] = lr
-            x_t = diffusion.q_sample(x0, t, noise, schedule)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
-                eps = net(x_t, t.float(), y if unet_cfg.num_classes else None)
-            loss = torch.mean((eps.float() - noise) ** 2)
+            if cfg.objective == "supervised":  # the reference denoiser: y = x0 + s n -> x0
+                s_m = 2 * cfg.supervised_sigma
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+                    x0_hat = net(x0 + s_m * noise, torch.full_like(t, s_m).float())
+                loss = torch.mean((x0_hat.float() - x0) ** 2)
+            else:
+                x_t = diffusion.q_sample(x0, t, noise, schedule)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+                    eps = net(x_t, t.float(), y if unet_cfg.num_classes else None)
+                loss = torch.mean((eps.float() - noise) ** 2)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip:
@@ -317,7 +331,7 @@ def train(
             "torch": torch.__version__,
             "workers": world,
         }
-        save_model(ema_path, ema.cpu(), schedule=schedule, info=info)
+        save_model(ema_path, ema.cpu(), schedule=schedule if cfg.objective == "eps" else None, info=info)
     if joined:
         dist.barrier()
         dist.destroy_process_group()

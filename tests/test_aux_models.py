@@ -1,0 +1,71 @@
+"""The classifier, the VAE, the learned sigma estimator and the supervised reference denoiser:
+each trains on real digits, round-trips through a weights file, and behaves."""
+
+import math
+
+import pytest
+import torch
+
+from tinyddpm.checkpoint import load_model, save_model
+from tinyddpm.classifier import Classifier, ClassifierConfig, random_shift, train_classifier
+from tinyddpm.data import load_sample
+from tinyddpm.noise_level import SigmaNet, SigmaNetConfig, estimate_sigma, estimate_sigma_learned, train_sigma_net
+from tinyddpm.vae import VAE, VAEConfig, train_vae
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = load_sample()
+    return (x[:, 0] * 255).round().byte(), y
+
+
+def test_classifier_learns_and_round_trips(digits, tmp_path):
+    images, labels = digits
+    model, info = train_classifier(images[:800], labels[:800], epochs=3, batch_size=64, progress=False)
+    x = images[800:].float().div(255).unsqueeze(1)
+    acc = float((model(x).argmax(1) == labels[800:]).float().mean())
+    assert acc > 0.5, acc  # 800 digits, 3 epochs: far above the 10 % of chance
+    assert model.features(x).shape == (200, 128)
+    save_model(tmp_path / "c.safetensors", model, info=info)
+    again, schedule, info2 = load_model(tmp_path / "c.safetensors")
+    assert isinstance(again, Classifier) and schedule is None and info2["epochs"] == 3
+    assert torch.equal(again(x), model(x))
+
+
+def test_random_shift_moves_content():
+    x = torch.zeros(3, 1, 28, 28)
+    x[:, :, 10:18, 10:18] = 1
+    out = random_shift(x, 2, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and torch.allclose(out.sum((1, 2, 3)), x.sum((1, 2, 3)))
+
+
+def test_vae_learns_and_reconstructs(digits, tmp_path):
+    images, _ = digits
+    torch.manual_seed(0)
+    before = VAE(VAEConfig()).loss(images[:200].float().div(255).unsqueeze(1)).item()
+    model, info = train_vae(images, epochs=5, progress=False)
+    x = images[:200].float().div(255).unsqueeze(1)
+    with torch.no_grad():
+        assert model.loss(x, torch.Generator().manual_seed(0)).item() < 0.6 * before
+        assert model(x).shape == x.shape
+    save_model(tmp_path / "v.safetensors", model, info=info)
+    assert isinstance(load_model(tmp_path / "v.safetensors")[0], VAE)
+
+
+def test_sigma_net_learns_log_sigma(digits, tmp_path):
+    images, _ = digits
+    model, info = train_sigma_net(images, epochs=8, batch_size=32, config=SigmaNetConfig(channels=16, depth=3), progress=False)
+    x = images[:100].float().div(255).unsqueeze(1)
+    g = torch.Generator().manual_seed(0)
+    for sigma in (0.05, 0.3, 0.8):
+        est = estimate_sigma_learned(x + sigma * torch.randn(x.shape, generator=g), model)
+        assert float((est / sigma).log().abs().median()) < math.log(2), (sigma, float(est.median()))
+    save_model(tmp_path / "s.safetensors", model, info=info)
+    assert isinstance(load_model(tmp_path / "s.safetensors")[0], SigmaNet)
+
+
+def test_estimator_choice():
+    x = load_sample()[0][:4]
+    assert torch.equal(estimate_sigma(x, method="mad"), estimate_sigma(x, method="mad"))
+    with pytest.raises(ValueError):
+        estimate_sigma(x, method="guess")
