@@ -114,14 +114,15 @@ def cmd_denoise(a: argparse.Namespace) -> None:
             _check_output(o, a.overwrite)
     model, schedule = _load_model(a.model)
     batch = torch.cat(images)
-    out = denoise(
-        batch, a.sigma, method=a.method, model=model, schedule=schedule, steps=a.steps, samples=a.samples,
-        label=a.label, guidance=a.guidance, seed=a.seed, eta=a.eta,
-    )
-    if a.sigma == "auto":
+    sigma = a.sigma
+    if sigma == "auto":
         from .noise_level import estimate_sigma
 
-        est = estimate_sigma(batch)
+        sigma = estimate_sigma(batch).clamp(min=1e-3)
+    out = denoise(
+        batch, sigma, method=a.method, model=model, schedule=schedule, steps=a.steps, samples=a.samples,
+        label=a.label, guidance=a.guidance, seed=a.seed, eta=a.eta,
+    )
     outdir.mkdir(parents=True, exist_ok=True)
     if not os.access(outdir, os.W_OK):
         raise CLIError(f"{outdir}: output folder is not writable")
@@ -129,7 +130,7 @@ def cmd_denoise(a: argparse.Namespace) -> None:
         if note:
             _note(f"{p}: {note}")
         save_image(out[i], o)
-        extra = f" (estimated sigma {float(est[i]):.3f})" if a.sigma == "auto" else ""
+        extra = f" (estimated sigma {float(sigma[i]):.3f})" if a.sigma == "auto" else ""
         print(f"{p} -> {o}{extra}")
 
 

@@ -77,6 +77,8 @@ def as_batch(images: Any) -> tuple[Tensor, Any]:
         raise TypeError(f"images must be a torch.Tensor, a numpy.ndarray or a PIL.Image, got {type(images).__name__}")
     if images.is_complex() or images.dtype == torch.bool:
         raise TypeError(f"unsupported tensor dtype {images.dtype}")
+    if images.device.type == "meta":
+        raise ValueError("images is a meta tensor (no data)")
     shape = tuple(images.shape)
     if images.ndim == 2:
         batch = images[None, None]
