@@ -173,6 +173,18 @@ def models_md(results: dict) -> str:
                 "| sigma | noisy PSNR | posterior-mean PSNR | pooled PSNR | identity kept |", "| ---: | ---: | ---: | ---: | ---: |"]
         for s, v in r["test_scores"]["posterior_mean"].items():
             out.append(f"| {s} | {v['psnr_noisy']:.2f} | {v['psnr']:.2f} | {v['psnr_pooled']:.2f} | {v.get('identity', float('nan')):.4f} |")
+        curve = RESULTS / "ddpm_learning_curve.csv"
+        if curve.exists():
+            import csv
+
+            rows = list(csv.DictReader(curve.open()))
+            out += ["", "Learning curve (EMA weights, posterior-mean PSNR on the 1,000 bundled test digits;",
+                    "`python benchmarks/learning_curve.py runs/ddpm` during training; full log in",
+                    "`benchmarks/results/ddpm_train_log.csv`):", "",
+                    "| step | wall time | sigma 0.1 | sigma 0.2 | sigma 0.3 | sigma 0.5 |", "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+            for row in rows:
+                out.append(f"| {row['step']} | {float(row['elapsed_s']) / 60:.0f} min | " + " | ".join(
+                    f"{float(row[f'psnr@{s}']):.2f}" for s in SIGMAS) + " |")
     if "classifier" in results:
         sc = results["classifier"]["test_scores"]
         out += ["", "## classifier: test accuracy", "", "| input | accuracy |", "| --- | ---: |"]

@@ -10,7 +10,7 @@ from tinyddpm.data import load_sample
 from tinyddpm.evaluate import evaluate_denoiser, noisy_set
 from tinyddpm.noise_level import estimate_sigma_learned
 
-REQUIRED = ["ddpm"]
+REQUIRED = ["ddpm", "classifier", "vae", "sigma_net"]
 REG = registry()
 
 
