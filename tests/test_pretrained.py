@@ -10,7 +10,7 @@ from tinyddpm.data import load_sample
 from tinyddpm.evaluate import evaluate_denoiser, noisy_set
 from tinyddpm.noise_level import estimate_sigma_learned
 
-REQUIRED = ["ddpm", "classifier", "vae", "sigma_net"]
+REQUIRED = ["ddpm", "classifier", "vae", "sigma_net", "supervised_0.2", "supervised_0.5"]
 REG = registry()
 
 
