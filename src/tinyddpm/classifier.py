@@ -8,31 +8,24 @@ clean digits with small random shifts. Inputs are pixels in [0, 1], shape (N, 1,
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .config import JSONConfig
+from .data import epoch_batches
+
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 @dataclass(frozen=True)
-class ClassifierConfig:
+class ClassifierConfig(JSONConfig):
     channels: tuple[int, int] = (32, 64)
     hidden: int = 128
     dropout: float = 0.3
     num_classes: int = 10
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ClassifierConfig:
-        d = dict(d)
-        if "channels" in d:
-            d["channels"] = tuple(d["channels"])
-        return cls(**d)
 
 
 class Classifier(nn.Module):
@@ -95,18 +88,15 @@ def train_classifier(
     t0 = time.time()
     bar = tqdm(total=steps, disable=not progress, desc="classifier")
     model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(images), generator=g)
-        for j in range(len(images) // batch_size):
-            idx = perm[j * batch_size : (j + 1) * batch_size]
-            x = random_shift(x_all[idx], 2, g)
-            loss = F.cross_entropy(model(x), labels[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()):.4f}", refresh=False)
+    for idx in epoch_batches(len(images), batch_size, epochs, g):
+        x = random_shift(x_all[idx], 2, g)
+        loss = F.cross_entropy(model(x), labels[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(loss.detach()):.4f}", refresh=False)
     bar.close()
     model.eval()
     return model, {"epochs": epochs, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,

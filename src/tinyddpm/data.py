@@ -15,6 +15,7 @@ from MNIST by Yann LeCun, Corinna Cortes and Christopher J.C. Burges, CC BY-SA 3
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -71,6 +72,15 @@ def to_model(x: Tensor) -> Tensor:
 def to_pixels(x: Tensor) -> Tensor:
     """Model space [-1, 1] -> pixels in [0, 1]: (x + 1) / 2 (no clipping)."""
     return (x + 1) / 2
+
+
+def epoch_batches(n: int, batch_size: int, epochs: int, generator: torch.Generator) -> Iterator[Tensor]:
+    """Index batches for ``epochs`` passes over ``n`` items, a fresh permutation per epoch drawn
+    from ``generator`` when the epoch starts; the last partial batch is dropped."""
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=generator)
+        for j in range(n // batch_size):
+            yield perm[j * batch_size : (j + 1) * batch_size]
 
 
 def add_noise(images: Tensor, sigma: float | Tensor, *, generator: torch.Generator | None = None) -> Tensor:

@@ -21,11 +21,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .config import JSONConfig
+from .data import epoch_batches
 
 MAD_TO_SIGMA = 0.6744897501960817  # median of |N(0, 1)|
 _MASK = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
@@ -43,20 +46,10 @@ def estimate_sigma_mad(images: Tensor) -> Tensor:
 
 
 @dataclass(frozen=True)
-class SigmaNetConfig:
+class SigmaNetConfig(JSONConfig):
     channels: int = 32
     depth: int = 4
     sigma_range: tuple[float, float] = (0.01, 1.2)  # training range, pixel units
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> SigmaNetConfig:
-        d = dict(d)
-        if "sigma_range" in d:
-            d["sigma_range"] = tuple(d["sigma_range"])
-        return cls(**d)
 
 
 class SigmaNet(nn.Module):
@@ -132,19 +125,17 @@ def train_sigma_net(
     x_all = images.float().div(255).unsqueeze(1)
     t0 = time.time()
     bar = tqdm(total=steps, disable=not progress, desc="sigma_net")
-    for _ in range(epochs):
-        perm = torch.randperm(len(images), generator=g)
-        for j in range(len(images) // batch_size):
-            x = x_all[perm[j * batch_size : (j + 1) * batch_size]]
-            log_sigma = lo + (hi - lo) * torch.rand(len(x), generator=g)
-            y = x + log_sigma.exp().reshape(-1, 1, 1, 1) * torch.randn(x.shape, generator=g)
-            loss = F.mse_loss(model(y), log_sigma)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            bar.update(1)
-            bar.set_postfix(loss=f"{float(loss.detach()):.4f}", refresh=False)
+    for idx in epoch_batches(len(images), batch_size, epochs, g):
+        x = x_all[idx]
+        log_sigma = lo + (hi - lo) * torch.rand(len(x), generator=g)
+        y = x + log_sigma.exp().reshape(-1, 1, 1, 1) * torch.randn(x.shape, generator=g)
+        loss = F.mse_loss(model(y), log_sigma)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(loss.detach()):.4f}", refresh=False)
     bar.close()
     model.eval()
     return model, {"epochs": epochs, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,

@@ -23,7 +23,6 @@ from .unet import UNetConfig
 def supervised_config(sigma: float, **overrides) -> TrainConfig:
     """The recipe of a reference denoiser at ``sigma`` (pixel units): unconditional U-Net, MSE."""
     unet = UNetConfig(num_classes=None).to_dict()
-    unet["channel_mults"] = list(unet["channel_mults"])
     base = TrainConfig(objective="supervised", supervised_sigma=sigma, unet=unet, steps=1500, warmup_steps=100, p_uncond=0.0, t_sampling="uniform")
     return replace(base, **overrides)
 

@@ -364,7 +364,6 @@ def _append_log(path: Path, rows: list[list[Any]]) -> None:
 def quick_config(**overrides: Any) -> TrainConfig:
     """A tiny configuration for tests and the book's live demo (seconds, not hours)."""
     small = UNetConfig(base_channels=16, channel_mults=(1, 2), num_res_blocks=1, groups=4).to_dict()
-    small["channel_mults"] = list(small["channel_mults"])
     base = TrainConfig(steps=20, batch_size=32, warmup_steps=5, checkpoint_every=5, unet=small, train_limit=2048)
     return replace(base, **overrides)
 

@@ -15,15 +15,17 @@ torch.Size([2, 1, 28, 28])
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .config import JSONConfig
+
 
 @dataclass(frozen=True)
-class UNetConfig:
+class UNetConfig(JSONConfig):
     """Hyper-parameters of :class:`UNet` (all JSON-serialisable, stored in checkpoints)."""
 
     in_channels: int = 1
@@ -37,19 +39,6 @@ class UNetConfig:
     num_classes: int | None = 10  # None: unconditional only; else labels 0..n-1, n = null
     time_scale: float = 1.0  # t is multiplied by this before the sinusoidal embedding
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> UNetConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown UNetConfig fields: {sorted(unknown)}")
-        d = dict(d)
-        if "channel_mults" in d:
-            d["channel_mults"] = tuple(d["channel_mults"])
-        return cls(**d)
 
 
 def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:

@@ -9,24 +9,20 @@ manifold. Inputs and outputs are pixels in [0, 1], shape (N, 1, 28, 28).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .config import JSONConfig
+from .data import epoch_batches
+
 
 @dataclass(frozen=True)
-class VAEConfig:
+class VAEConfig(JSONConfig):
     hidden: int = 400
     latent: int = 20
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> VAEConfig:
-        return cls(**d)
 
 
 class VAE(nn.Module):
@@ -82,15 +78,13 @@ def train_vae(
     per_epoch = len(images) // batch_size
     t0 = time.time()
     bar = tqdm(total=epochs * per_epoch, disable=not progress, desc="vae")
-    for _ in range(epochs):
-        perm = torch.randperm(len(images), generator=g)
-        for j in range(per_epoch):
-            loss = model.loss(x_all[perm[j * batch_size : (j + 1) * batch_size]], generator=g)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            bar.update(1)
-            bar.set_postfix(nelbo=f"{float(loss.detach()):.1f}", refresh=False)
+    for idx in epoch_batches(len(images), batch_size, epochs, g):
+        loss = model.loss(x_all[idx], generator=g)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        bar.update(1)
+        bar.set_postfix(nelbo=f"{float(loss.detach()):.1f}", refresh=False)
     bar.close()
     model.eval()
     return model, {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "wall_time_s": round(time.time() - t0, 1)}
