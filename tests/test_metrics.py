@@ -35,3 +35,43 @@ def test_identity_accuracy():
 
     images = torch.tensor([0.0, 1.0, 2.0, 3.0]).reshape(4, 1, 1, 1).expand(4, 1, 28, 28)
     assert identity_accuracy(Fake(), images, torch.tensor([0, 1, 2, 9])) == 0.75
+
+
+def test_frechet_distance_of_two_gaussians_has_the_closed_form():
+    # N(0, I) vs N(m, s^2 I) in D dims: ||m||^2 + D (1 - s)^2
+    from tinyddpm.metrics import frechet_distance
+
+    g = torch.Generator().manual_seed(0)
+    d, n = 4, 200_000
+    a = torch.randn(n, d, generator=g, dtype=torch.float64)
+    b = 0.5 + 2.0 * torch.randn(n, d, generator=g, dtype=torch.float64)
+    assert frechet_distance(a, b) == pytest.approx(d * 0.25 + d * 1.0, rel=0.02)
+    assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_frechet_distance_matches_the_matrix_square_root_formula():
+    from scipy import linalg
+
+    from tinyddpm.metrics import frechet_distance
+
+    g = torch.Generator().manual_seed(1)
+    a = torch.randn(300, 6, generator=g, dtype=torch.float64) @ torch.randn(6, 6, generator=g, dtype=torch.float64)
+    b = torch.randn(250, 6, generator=g, dtype=torch.float64) * 1.5 + 0.3
+    ca, cb = torch.cov(a.T).numpy(), torch.cov(b.T).numpy()
+    ref = float(((a.mean(0) - b.mean(0)) ** 2).sum()) + float((ca + cb - 2 * linalg.sqrtm(ca @ cb).real).trace())
+    assert frechet_distance(a, b) == pytest.approx(ref, rel=1e-8)
+    with pytest.raises(ValueError):
+        frechet_distance(a, b[:, :5])
+    with pytest.raises(ValueError):
+        frechet_distance(a[:1], b)
+
+
+def test_classifier_features_are_the_penultimate_layer():
+    from tinyddpm.classifier import Classifier, ClassifierConfig
+    from tinyddpm.metrics import classifier_features
+
+    clf = Classifier(ClassifierConfig()).eval()
+    x = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    f = classifier_features(clf, x, batch_size=2)
+    assert f.shape == (5, 128) and f.dtype == torch.float64
+    assert torch.allclose(clf.head(f.float()), clf(x), atol=1e-5)

@@ -1,0 +1,129 @@
+"""What tinyddpm is measured against: the original project's procedure and classical denoisers.
+
+- ``original_procedure``: the project this package grew out of trained a DDPM with the linear
+  T = 300 schedule (Ho et al. 2020, betas 1e-4 .. 0.02) and denoised by feeding the noisy image,
+  unscaled, into the ancestral chain at a hand-picked step (default 100 of 300), whatever the
+  actual noise level. We reproduce the *procedure* with tinyddpm's network: since that network
+  is trained on continuous t, it is asked at the cosine-schedule step with the same noise level
+  (alpha_bar equal), ``ScheduleAdapter``; the chain itself runs on the linear T = 300 grid.
+- ``classical_denoise``: Gaussian blur, total variation (Chambolle), wavelet (BayesShrink) and
+  non-local means from scikit-image, with one parameter each; ``CLASSICAL_GRIDS`` lists the values
+  the benchmarks tune per sigma on held-out training digits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .data import to_model, to_pixels
+from .diffusion import EpsModel
+from .samplers import ancestral_step, ancestral_timesteps, sample_loop
+from .schedules import NoiseSchedule
+from .train import derived_seed
+
+
+class ScheduleAdapter:
+    """``eps_model`` trained on ``schedule`` (continuous t), asked on another schedule's grid.
+
+    Step t of ``grid`` has noise level s = sqrt((1 - alpha_bar_t) / alpha_bar_t); the adapter
+    evaluates the model at ``schedule.t_from_sigma(s)``, the step with the same alpha_bar, so
+    ``adapter(x_t, t)`` predicts the same epsilon as ``eps_model`` would for that x_t.
+    """
+
+    def __init__(self, eps_model: EpsModel, schedule: NoiseSchedule, grid: NoiseSchedule) -> None:
+        if grid.max_sigma > schedule.max_sigma * (1 + 1e-9):
+            raise ValueError("the model's schedule does not reach the grid's largest noise level")
+        self.eps_model, self.schedule, self.grid = eps_model, schedule, grid
+
+    def __call__(self, x_t: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
+        t_model = self.schedule.t_from_sigma(self.grid.sigma_from_t(t.double())).to(x_t.dtype)  # (N,)
+        return self.eps_model(x_t, t_model) if y is None else self.eps_model(x_t, t_model, y)
+
+
+@torch.no_grad()
+def original_procedure(
+    images: Tensor,
+    *,
+    start_step: int = 100,
+    T: int = 300,
+    model: EpsModel | None = None,
+    schedule: NoiseSchedule | None = None,
+    seed: int = 0,
+    batch_size: int = 256,
+) -> Tensor:
+    """Denoise pixel-unit images (N, 1, 28, 28) the way the original project did.
+
+    x_{start} = 2 y - 1 (the noisy image itself, *not* scaled by sqrt(alpha_bar) and whatever its
+    noise level), then ancestral steps start, start - 1, ..., 0 of the linear T-step schedule
+    (Ho et al. 2020, Algorithm 2). Image i draws its noise from a generator seeded by
+    (seed, i), as in :func:`tinyddpm.denoise`. Returns pixels clipped to [0, 1].
+    """
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+    if not 1 <= start_step <= T:
+        raise ValueError(f"start_step must lie in [1, {T}], got {start_step}")
+    if model is None:
+        from .denoise import default_model
+
+        model, schedule = default_model()
+    elif schedule is None:
+        raise ValueError("pass schedule= together with model=")
+    grid = NoiseSchedule.linear(T)
+    eps = ScheduleAdapter(model, schedule, grid)
+    ts = ancestral_timesteps(float(start_step))
+    out = torch.empty_like(images, dtype=torch.float32)
+    for lo in range(0, len(images), batch_size):
+        sl = slice(lo, min(len(images), lo + batch_size))
+        gens = [torch.Generator().manual_seed(derived_seed(seed, "original", i)) for i in range(sl.start, sl.stop)]
+        x = sample_loop(ancestral_step, eps, to_model(images[sl].float()), ts, grid, generator=gens)
+        out[sl] = to_pixels(x).clamp(0, 1)
+    return out
+
+
+# ---- classical denoisers (scikit-image) ----------------------------------------------------
+
+CLASSICAL_GRIDS: dict[str, tuple[float, ...]] = {
+    "gaussian": (0.3, 0.5, 0.7, 0.9, 1.1, 1.4, 1.8),  # blur std in pixels
+    "tv": (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.45, 0.6),  # Chambolle weight
+    "wavelet": (0.5, 0.75, 1.0, 1.5, 2.0, 3.0),  # multiple of sigma given to BayesShrink
+    "nl_means": (0.4, 0.6, 0.8, 1.0, 1.3),  # filter strength h as a multiple of sigma
+}
+
+
+def _classical_one(name: str, y: np.ndarray, sigma: float, param: float) -> np.ndarray:
+    from skimage.filters import gaussian
+    from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, denoise_wavelet
+
+    if name == "gaussian":
+        return gaussian(y, sigma=param, preserve_range=True)
+    if name == "tv":
+        return denoise_tv_chambolle(y, weight=param)
+    if name == "wavelet":
+        return denoise_wavelet(y, sigma=param * sigma, mode="soft", method="BayesShrink", rescale_sigma=False)
+    if name == "nl_means":
+        return denoise_nl_means(y, h=param * sigma, sigma=sigma, patch_size=3, patch_distance=5, fast_mode=True)
+    raise ValueError(f"unknown classical denoiser {name!r} (expected one of {', '.join(CLASSICAL_GRIDS)})")
+
+
+def classical_denoise(images: Tensor, sigma: float, *, name: str, param: float) -> Tensor:
+    """Apply one scikit-image denoiser with parameter ``param`` to pixel-unit images (N, 1, H, W).
+
+    The input is not clipped (Gaussian noise leaves [0, 1]); the output is clipped to [0, 1].
+    """
+    if name not in CLASSICAL_GRIDS:
+        raise ValueError(f"unknown classical denoiser {name!r} (expected one of {', '.join(CLASSICAL_GRIDS)})")
+    arr = images.detach().double().cpu().numpy()
+    out = np.stack([_classical_one(name, a[0], sigma, param)[None] for a in arr]) if len(arr) else arr
+    return torch.from_numpy(np.asarray(out, dtype=np.float32)).clamp(0, 1)
+
+
+def tune_classical(
+    name: str, clean: Tensor, noisy: Tensor, sigma: float, *, score: Callable[[Tensor, Tensor], float]
+) -> tuple[float, dict[float, float]]:
+    """The grid value of ``name`` with the best ``score(denoised, clean)``, and every score."""
+    scores = {p: score(classical_denoise(noisy, sigma, name=name, param=p), clean) for p in CLASSICAL_GRIDS[name]}
+    return max(scores, key=scores.get), scores
