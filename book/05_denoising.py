@@ -26,16 +26,24 @@ if "google.colab" in sys.modules:
 # $$ y = x_0 + s\,n \quad\Longrightarrow\quad \sqrt{\bar\alpha_{t^*}}\; y \;\sim\; q(x_{t^*} \mid x_0)
 #    \qquad\text{when}\qquad \bar\alpha_{t^*} = \frac{1}{1+s^2}. $$
 #
-# A noisy image *is* a point of the forward chain. So the trained reverse chain can take over
-# from $t^*$: no new training, no new model. This chapter measures what that gives.
+# A noisy image *is* a point of the forward chain. So the trained reverse chain of chapter 4
+# can take over from $t^*$: no new training, no new model. This chapter measures what that
+# gives: how the matched start compares with the hand-picked one of the project tinyddpm grew
+# out of, what the one-step posterior mean, deterministic DDIM, ancestral samples and averages
+# of samples each deliver, why a sample is *necessarily* worse in squared error than the
+# posterior mean, and where the method fails.
 
 # %%
+import inspect
+
+import matplotlib.pyplot as plt
 import torch
 
 import tinyddpm
-from tinyddpm import viz
-from tinyddpm.evaluate import evaluate_denoiser, noisy_set
-from tinyddpm.metrics import psnr
+from tinyddpm import baselines, viz
+from tinyddpm.evaluate import noisy_set
+from tinyddpm.metrics import mse, predict_labels, psnr
+from tinyddpm.schedules import NoiseSchedule
 
 model, schedule = tinyddpm.pretrained("ddpm")
 classifier, _ = tinyddpm.pretrained("classifier")
@@ -57,42 +65,256 @@ for sigma in (0.1, 0.2, 0.3, 0.5):
     print(f"sigma {sigma:.1f}: t* = {t_star:8.3f}   alpha_bar = {ab:.4f}   check: sqrt((1 - ab) / ab) / 2 = {((1 - ab) / ab) ** 0.5 / 2:.4f}")
 
 # %% [markdown]
+# Two details matter. The chain starts at $x_{t^*} = \sqrt{\bar\alpha_{t^*}}\,y$, not at $y$: the
+# forward chain shrinks the signal as it adds noise, and the network expects that. And $y$ is
+# never clipped to [0, 1] first: clipping changes the noise (it is no longer Gaussian, and
+# smaller), so the identity above would no longer hold.
+#
 # ## One step: the posterior mean
 #
 # With the noise prediction at $x_{t^*}$, Tweedie's formula {cite}`efron2011tweedie,miyasawa1961`
 # gives the minimum-mean-squared-error estimate in one network evaluation:
 #
 # $$ \hat x_0 = \mathbb E[x_0 \mid y] = \frac{x_{t^*} - \sqrt{1-\bar\alpha_{t^*}}\,\epsilon_\theta(x_{t^*}, t^*)}{\sqrt{\bar\alpha_{t^*}}}. $$
+#
+# This is `tinyddpm.denoise`'s default method. On all 1,000 bundled digits at $\sigma = 0.3$:
 
 # %%
 sigma = 0.3
 y = noisy_set(x, sigma)
-pick = torch.stack([torch.nonzero(labels == c)[0, 0] for c in range(10)])
+pick = torch.stack([torch.nonzero(labels == c)[0, 0] for c in range(10)])  # one digit per class
 pm = tinyddpm.denoise(y, sigma, model=model, schedule=schedule)
 print(f"noisy input:    {float(psnr(y, x).mean()):.2f} dB")
 print(f"posterior mean: {float(psnr(pm, x).mean()):.2f} dB  (1,000 digits)")
 viz.comparison({"clean": x[pick], "noisy": y[pick], "posterior mean": pm[pick]})
 
 # %% [markdown]
-# ## Running the chain from t*
+# ## The hand-picked start, and the matched one
 #
-# The posterior mean averages over every clean digit that could have produced $y$; it is the
-# best estimate in squared error and, for that reason, blurry where the noise leaves doubt. The
-# reverse chain started at $x_{t^*}$ instead *samples* one such digit. DDIM {cite}`song2021ddim`
-# does it deterministically in a few steps; ancestral DDPM sampling takes every unit step down
-# from t*, adding fresh noise each time; and averaging K ancestral samples moves back towards
-# the posterior mean. Starting the chain from a noisy image is the idea of SDEdit
-# {cite}`meng2022sdedit`; here the start is the matched step t*, not a guess.
+# The project tinyddpm grew out of trained its DDPM on the linear T = 300 schedule and denoised
+# by putting the noisy image, as it is, into the reverse chain at step 100, whatever the actual
+# noise level. `tinyddpm.baselines.original_procedure` reproduces that procedure with tinyddpm's
+# network; because the network was trained on continuous t, it can be asked at any noise level,
+# and a small adapter translates each step of the linear grid into the model's own step with the
+# same $\bar\alpha$:
 
 # %%
-few = x[pick]
-y_few = y[pick]
-rows = {"clean": few, "noisy": y_few, "posterior mean": pm[pick]}
-for name, kw in {
-    "DDIM, 10 steps": {"method": "ddim", "steps": 10},
-    "ancestral": {"method": "ancestral"},
-    "average of 8": {"method": "average", "samples": 8},
-}.items():
-    rows[name] = tinyddpm.denoise(y_few, sigma, model=model, schedule=schedule, seed=0, **kw)
-    print(f"{name:15s} {float(psnr(rows[name], few).mean()):.2f} dB on these 10 digits")
+print(inspect.getsource(baselines.ScheduleAdapter.__call__))
+linear = NoiseSchedule.linear(300)
+ab_100 = float(linear.alpha_bar[100])
+print(f"step 100 of the linear T = 300 schedule: alpha_bar = {ab_100:.3f}, "
+      f"noise level sigma = {((1 - ab_100) / ab_100) ** 0.5 / 2:.3f} (pixel units), sqrt(alpha_bar) = {ab_100 ** 0.5:.3f}")
+
+# %% [markdown]
+# So step 100 is the right start for one noise level only, $\sigma \approx 0.32$. Below it the
+# chain believes there is more noise than there is and removes detail that was really there;
+# above it, it believes there is less, and leaves noise behind. On top of that, the image goes
+# in unscaled: its signal is $1/\sqrt{\bar\alpha_{100}}$ times too strong for step 100.
+#
+# The fix changes nothing else: the same network, the same linear grid, the same ancestral
+# sampler, but started at the matched $t^*$ from $x_{t^*} = \sqrt{\bar\alpha_{t^*}}\,y$. That is
+# exactly `tinyddpm.denoise` with the adapter as its model and the linear schedule as its
+# schedule. The chain costs 100 network evaluations per image for the original procedure, and
+# $t^*$ (rounded up) for the matched one, so four digits per noise level will have to do:
+
+# %%
+adapter = baselines.ScheduleAdapter(model, schedule, linear)
+few = torch.stack([torch.nonzero(labels == c)[0, 0] for c in (2, 5, 6, 8)])
+rows, scores = {"clean": x[few]}, []
+for s in (0.1, 0.3, 0.5):
+    y_s = noisy_set(x, s)[few]
+    original = baselines.original_procedure(y_s, start_step=100, model=model, schedule=schedule, seed=0)
+    matched = tinyddpm.denoise(y_s, s, model=adapter, schedule=linear, method="ancestral", seed=0)
+    rows |= {f"noisy {s}": y_s, f"step 100, {s}": original, f"matched, {s}": matched}
+    t_lin = float(tinyddpm.start_step(s, linear))
+    scores.append(f"sigma {s}: matched t* = {t_lin:5.1f}   PSNR: noisy {float(psnr(y_s, x[few]).mean()):5.2f} dB   "
+                  f"step 100 {float(psnr(original, x[few]).mean()):5.2f} dB   matched {float(psnr(matched, x[few]).mean()):5.2f} dB")
+print("\n".join(scores))
 viz.comparison(rows)
+
+# %% [markdown]
+# At $\sigma = 0.3$ the hand-picked step happens to be nearly right (the matched $t^*$ is close
+# to 100), and the two agree up to the luck of the draw. At $\sigma = 0.1$ the original procedure
+# starts far too high: it re-imagines strokes that the noise had barely touched, and ends
+# further from the clean digit than the matched start by several dB. At $\sigma = 0.5$ it starts
+# too low: the chain believes the image is cleaner than it is and specks of noise survive (look
+# at the last rows). Four digits are a small sample, so trust the size of the gap at
+# $\sigma = 0.1$ more than the second decimal of the others. A fixed start step is a noise level guessed once; the matched start reads it from
+# the image's actual sigma (chapter 6 shows how to estimate sigma when it is unknown).
+#
+# ## Posterior mean, DDIM, samples, and averages of samples
+#
+# Back to the model's own cosine schedule and to the matched start. From $x_{t^*}$ there are
+# several ways down:
+#
+# - **posterior mean**: one Tweedie step (1 network evaluation);
+# - **DDIM** {cite}`song2021ddim` with $\eta = 0$: a deterministic path from $x_{t^*}$ to a
+#   sharp image (10 steps here);
+# - **ancestral**: a *sample* from the model's $p(x_0 \mid y)$ (20 strided ancestral steps
+#   here; `steps=None` would take all $\lceil t^* \rceil$ unit steps);
+# - **average of K samples**, which should move back towards the posterior mean.
+#
+# Starting the chain from a noisy image is the idea of SDEdit {cite}`meng2022sdedit`; here the
+# start is the matched step, not a guess. We use twenty digits, two per class, at three noise
+# levels, and four independent samples per digit at $\sigma = 0.3$ (seeds 0 to 3).
+
+# %%
+subset = torch.cat([torch.nonzero(labels == c)[:2, 0] for c in range(10)])  # 20 digits
+clean = x[subset]
+sigmas = (0.1, 0.3, 0.5)
+noisy = {s: noisy_set(x, s)[subset] for s in sigmas}
+post_mean = {s: tinyddpm.denoise(noisy[s], s, model=model, schedule=schedule) for s in sigmas}
+one_sample = {s: tinyddpm.denoise(noisy[s], s, model=model, schedule=schedule, method="ancestral", steps=20, seed=0)
+              for s in sigmas}
+samples_03 = torch.stack([one_sample[0.3]] + [
+    tinyddpm.denoise(noisy[0.3], 0.3, model=model, schedule=schedule, method="ancestral", steps=20, seed=k) for k in (1, 2, 3)
+])  # (4, 20, 1, 28, 28)
+ddim_03 = tinyddpm.denoise(noisy[0.3], 0.3, model=model, schedule=schedule, method="ddim", steps=10)
+
+methods = {
+    "posterior mean": post_mean[0.3],
+    "DDIM, 10 steps": ddim_03,
+    "ancestral sample": samples_03[0],
+    "average of 2": samples_03[:2].mean(0),
+    "average of 4": samples_03.mean(0),
+}
+cost = {"posterior mean": 1, "DDIM, 10 steps": 10, "ancestral sample": 20, "average of 2": 40, "average of 4": 80}
+base_mse = float(mse(post_mean[0.3], clean).mean())
+grey = lambda im: 100 * float(((im > 0.1) & (im < 0.9)).float().mean())  # noqa: E731  % of pixels neither ink nor background
+lines = [f"sigma 0.3, 20 digits            PSNR   MSE / posterior-mean MSE   grey pixels   network evaluations",
+         f"{'clean digits':25s} {'':>10s} {'':>26s} {grey(clean):11.1f}%"]
+for name, images in methods.items():
+    lines.append(f"{name:25s} {tinyddpm.metrics.pooled_psnr(images, clean):7.2f} dB "
+                 f"{float(mse(images, clean).mean()) / base_mse:26.2f} {grey(images):11.1f}% {cost[name]:21d}")
+print("\n".join(lines))
+
+# %%
+first = torch.arange(0, 20, 2)  # one digit per class
+viz.comparison({"clean": clean[first], "noisy": noisy[0.3][first]} | {name: im[first] for name, im in methods.items()})
+
+# %% [markdown]
+# The PSNR here is that of the pooled MSE over the twenty digits (the MSE ratios use the same
+# pooled MSEs). Reading the table and the figure together:
+#
+# - The **posterior mean** has the lowest error, as it must: it *is* the minimum-MSE estimate
+#   (up to how well the network learned it). It is also the softest: where the noise leaves
+#   doubt about a stroke's edge it returns the average of the possibilities, a grey edge, and its
+#   share of grey pixels (neither ink nor background) is above that of real digits.
+# - An **ancestral sample** commits to one crisp edge: its grey share is that of real digits.
+#   But its error is close to *twice* the posterior mean's, about 3 dB lower PSNR.
+# - **Averaging** samples walks back toward the posterior mean, blur included.
+# - **DDIM** sits in between: deterministic and sharper than the posterior mean, but not a
+#   sample from the posterior.
+#
+# That factor of two is not an accident of this model.
+#
+# ## The perception-distortion trade-off
+#
+# Let $m = \mathbb E[x_0 \mid y]$ and let $\tilde x$ be an exact sample from $p(x_0 \mid y)$,
+# drawn independently of the true $x_0$ given $y$. Both $\tilde x$ and $x_0$ then scatter around
+# $m$ with the same posterior covariance $C$, independently, so
+#
+# $$ \mathbb E\|\tilde x - x_0\|^2 = \mathbb E\|\tilde x - m\|^2 + \mathbb E\|x_0 - m\|^2 = 2\,\operatorname{tr} C = 2\,\mathrm{MSE}(m), $$
+#
+# and for the average of K samples, $\mathbb E\|\bar x_K - x_0\|^2 = (1 + 1/K)\,\mathrm{MSE}(m)$:
+# ratios 2, 1.5 and 1.25 for K = 1, 2, 4 (a factor of 2 is $10 \log_{10} 2 \approx 3$ dB). The
+# table above is close to these predictions, a little below each (more on that below). Blau and Michaeli {cite}`blau2018perception`
+# showed that this is a law, not a quirk: an estimator whose outputs are distributed like real
+# images (perfect "perceptual quality") cannot reach the minimum MSE; the posterior sample is
+# the best such estimator, at exactly twice the MMSE. You choose a point on the trade-off:
+# the sharpest believable digit, or the lowest error.
+#
+# Does the factor hold at every noise level? The MSE ratio of one sample to the posterior mean,
+# per sigma, on the same twenty digits (and, at $\sigma = 0.3$, with a coarser 10-step sampler
+# for comparison):
+
+# %%
+coarse = tinyddpm.denoise(noisy[0.3], 0.3, model=model, schedule=schedule, method="ancestral", steps=10, seed=0)
+ratios = [f"clean digits: {grey(clean):.1f}% grey pixels"]
+for s in sigmas:
+    ratio = float(mse(one_sample[s], clean).mean() / mse(post_mean[s], clean).mean())
+    ratios.append(f"sigma {s}: posterior mean {tinyddpm.metrics.pooled_psnr(post_mean[s], clean):5.2f} dB ({grey(post_mean[s]):4.1f}% grey)   "
+                  f"sample {tinyddpm.metrics.pooled_psnr(one_sample[s], clean):5.2f} dB ({grey(one_sample[s]):4.1f}% grey)   MSE ratio {ratio:.2f}")
+ratios.append(f"sigma 0.3, 10-step sampler: MSE ratio {float(mse(coarse, clean).mean() / mse(post_mean[0.3], clean).mean()):.2f}")
+print("\n".join(ratios))
+
+# %% [markdown]
+# The ratio stays near, and somewhat below, the theoretical 2 at every noise level, while the
+# samples keep the grey share of real digits and the posterior mean's grows with the noise: the
+# more doubt, the more the posterior mean blurs. Two things
+# pull it down: the network's posterior mean is not the exact one (its own error inflates the
+# denominator), and a strided sampler with few steps draws samples that are a little less spread
+# out than exact posterior samples; the coarser 10-step sampler's lower ratio shows the second
+# effect. Twenty digits is a modest set, so read the second decimal with care.
+
+# %% [markdown]
+# ## Failure cases: when the digit changes
+#
+# PSNR averages over pixels; a reader cares whether the digit is still the same digit. At
+# $\sigma = 0.5$ the noise is strong enough to make some digits genuinely ambiguous. We denoise all
+# 1,000 bundled digits with the posterior mean and let the classifier read each result:
+
+# %%
+y_05 = noisy_set(x, 0.5)
+pm_05 = tinyddpm.denoise(y_05, 0.5, model=model, schedule=schedule)
+read, read_clean = predict_labels(classifier, pm_05), predict_labels(classifier, x)
+flipped = torch.nonzero((read != labels) & (read_clean == labels)).flatten()  # the clean digit was read correctly
+report = [f"classifier correct on the clean digits:     {100 * float((read_clean == labels).float().mean()):5.1f}%",
+          f"classifier correct on the noisy images:     {100 * float((predict_labels(classifier, y_05) == labels).float().mean()):5.1f}%",
+          f"classifier correct on the posterior means:  {100 * float((read == labels).float().mean()):5.1f}%",
+          f"identity flips (clean read correctly, posterior mean not): {len(flipped)} of 1,000"]
+print("\n".join(report))
+
+# %%
+show = flipped[:8]
+fig, axes = plt.subplots(3, len(show), figsize=(1.3 * len(show), 4.2))
+for j, i in enumerate(show.tolist()):
+    for r, (name, img) in enumerate((("clean", x), ("noisy", y_05), ("posterior mean", pm_05))):
+        ax = axes[r, j]
+        ax.imshow(img[i, 0].clamp(0, 1), cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([]), ax.set_yticks([])
+        if j == 0:
+            ax.set_ylabel(name, fontsize=8)
+    axes[0, j].set_title(f"true {int(labels[i])}", fontsize=9)
+    axes[2, j].set_title(f"read as {int(read[i])}", fontsize=9)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The posterior mean rescues most digits that the classifier could not read through the noise,
+# but not all, and the failures come in kinds. Some digits were unusual to begin with (a 7 with
+# a 4's open top, an 8 closed up like a 0) and the smoothing pushes them over the line. In others
+# the noise falls exactly on the stroke that decides the digit (the gap that tells a 4 from a 9,
+# the loop that tells an 8 from a 2) and the denoiser fills it in the wrong way: look at the noisy
+# row before blaming the denoiser; a human would hesitate too. And some are the classifier's
+# doubt about a soft posterior mean rather than a real change of shape. In every case the
+# posterior mean cannot commit: where the evidence is split it returns a blend, and a blend of
+# two digits is read as one of them.
+#
+# Samples make the ambiguity visible. For the first four of these digits, four ancestral samples
+# each (the rows), with the classifier's reading of each:
+
+# %%
+hard = show[:4]
+draws = torch.stack([tinyddpm.denoise(y_05[hard], 0.5, model=model, schedule=schedule, method="ancestral", steps=20, seed=k)
+                     for k in range(4)])  # (4 samples, 4 digits, 1, 28, 28)
+readings = predict_labels(classifier, draws.flatten(0, 1)).reshape(4, len(hard))
+for j, i in enumerate(hard.tolist()):
+    print(f"true {int(labels[i])}: posterior mean read as {int(read[i])}, samples read as {readings[:, j].tolist()}")
+viz.grid(torch.cat([x[hard], draws.flatten(0, 1)]), nrow=len(hard), scale=3)
+
+# %% [markdown]
+# (Top row: the clean digits; below, one row per sample.) Where the samples disagree with each
+# other, the noisy image really is compatible with more than one digit, and no denoiser that
+# sees only $y$ can know which one was written. That is the honest limit of blind,
+# unconditional denoising. Chapter 7 shows what a class label, when we have one, does about it.
+#
+# ## What to take away
+#
+# - A noisy image is $x_{t^*}/\sqrt{\bar\alpha_{t^*}}$: map sigma to $t^*$, scale, and start the
+#   reverse chain there. A start step picked once by hand is right for one noise level only.
+# - One Tweedie step gives the minimum-MSE estimate; samples give believable digits at about
+#   twice the squared error; averages of samples interpolate. That is the perception-distortion
+#   trade-off, measured.
+# - At high noise some digits are ambiguous; the posterior mean blurs them and samples pick
+#   one, sometimes the wrong one.

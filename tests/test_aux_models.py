@@ -10,7 +10,7 @@ from tinyddpm.checkpoint import load_model, save_model
 from tinyddpm.classifier import Classifier, ClassifierConfig, random_shift, train_classifier
 from tinyddpm.data import load_sample
 from tinyddpm.noise_level import SigmaNet, SigmaNetConfig, estimate_sigma, estimate_sigma_learned, train_sigma_net
-from tinyddpm.vae import VAE, VAEConfig, train_vae
+from tinyddpm.vae import VAE, VAEConfig, kl_to_prior, train_vae
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +69,12 @@ def test_estimator_choice():
     assert torch.equal(estimate_sigma(x, method="mad"), estimate_sigma(x, method="mad"))
     with pytest.raises(ValueError):
         estimate_sigma(x, method="guess")
+
+
+def test_vae_kl_to_prior_matches_torch_distributions():
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(4, 20, generator=g), torch.randn(4, 20, generator=g)
+    q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+    p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    assert torch.allclose(kl_to_prior(mu, logvar), torch.distributions.kl_divergence(q, p).sum(1), rtol=1e-5)
+    assert torch.equal(kl_to_prior(torch.zeros(2, 20), torch.zeros(2, 20)), torch.zeros(2))

@@ -84,3 +84,22 @@ def test_loss_of_the_zero_model_is_the_noise_variance():
     assert float(diffusion.loss(zero, x0, t, noise, s)) == pytest.approx(float((noise**2).mean()))
     oracle_x0 = lambda x, tt: diffusion.eps_from_x0(x, tt.double(), x0, s)  # noqa: E731  knows x0
     assert float(diffusion.loss(oracle_x0, x0, t, noise, s)) < 1e-6
+
+
+@pytest.mark.parametrize("t", [None, 120.0, 37.5])
+def test_prior_kl_matches_torch_distributions(t):
+    s = NoiseSchedule.linear(300)
+    x0 = torch.rand(3, 1, 5, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 2 - 1
+    ab = s.alpha_bar_at(float(s.T if t is None else t))
+    q = torch.distributions.Normal(ab.sqrt() * x0, (1 - ab).sqrt())
+    p = torch.distributions.Normal(torch.zeros_like(x0), torch.ones_like(x0))
+    expected = torch.distributions.kl_divergence(q, p).flatten(1).sum(1)
+    assert torch.allclose(diffusion.prior_kl(x0, s, t), expected, rtol=1e-10)
+
+
+def test_prior_kl_is_tiny_only_when_the_chain_ends_in_noise():
+    x0 = -torch.ones(2, 1, 28, 28)  # a black image in model units
+    assert float(diffusion.prior_kl(x0, NoiseSchedule.cosine(1000)).max()) < 1e-5
+    # linear T = 300: the mean sqrt(ab_T) x0 alone costs 784 * ab_T / 2 nats
+    kl = diffusion.prior_kl(x0, NoiseSchedule.linear(300))
+    assert float(kl.min()) > 784 * 0.048 / 2

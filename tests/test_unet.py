@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from tinyddpm.unet import UNet, UNetConfig, num_parameters, timestep_embedding
+from tinyddpm.unet import UNet, UNetConfig, num_parameters, summary, timestep_embedding
 
 
 def test_default_model_size_and_shapes():
@@ -67,3 +67,22 @@ def test_config_round_trip_and_unknown_fields():
     assert UNetConfig.from_dict(c.to_dict()) == c
     with pytest.raises(ValueError):
         UNetConfig.from_dict({"base_channels": 16, "wings": 2})
+
+
+@pytest.mark.parametrize("config", [UNetConfig(), UNetConfig(base_channels=16, channel_mults=(1, 2), num_res_blocks=1, groups=4, num_classes=None)])
+def test_summary_covers_every_parameter_in_running_order(config):
+    net = UNet(config)
+    rows = summary(net, batch=2)
+    assert sum(r.parameters for r in rows) == num_parameters(net)
+    assert len({r.name for r in rows}) == len(rows)
+    assert rows[0].name == "time_mlp" and rows[-1].name == "conv_out"
+    assert rows[-1].output_shape == (2, 1, 28, 28)
+    blocks = [r for r in rows if r.kind == "ResBlock"]
+    assert len(blocks) == 2 + len(config.channel_mults) * (2 * config.num_res_blocks + 1)
+    # down path halves the size at each resampler, up path restores it; the middle is the lowest
+    sizes = [r.output_shape[-1] for r in rows if r.name.startswith(("down", "mid", "up"))]
+    lowest = 28 // 2 ** (len(config.channel_mults) - 1)
+    assert min(sizes) == lowest and [r.output_shape[-1] for r in rows if r.name.startswith("mid")][0] == lowest
+    # up-path blocks see the skip connection: more input channels than the block before them output
+    first_up = next(i for i, r in enumerate(rows) if r.name.startswith("up."))
+    assert rows[first_up].input_shape[1] > rows[first_up - 1].output_shape[1]

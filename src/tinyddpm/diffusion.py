@@ -5,6 +5,7 @@
 - ``predict_x0``: x_0 from a noise prediction, Tweedie's estimate of E[x_0 | x_t] (Eq. 15)
 - ``q_posterior``: q(x_s | x_t, x_0) for any 0 <= s < t, of which Eq. 6-7 is the case s = t - 1
 - ``loss``: the simplified epsilon objective L_simple (Eq. 14), at continuous t
+- ``prior_kl``: KL(q(x_T | x_0) || N(0, I)), the prior term L_T of the variational bound (Eq. 5)
 
 The noise-prediction model is any callable ``eps_model(x_t, t, y=None) -> eps`` with ``x_t`` of
 shape (N, C, H, W), ``t`` a float tensor of shape (N,) and ``y`` an optional long tensor of labels.
@@ -51,6 +52,20 @@ def q_step(x_prev: Tensor, t: int, noise: Tensor, schedule: NoiseSchedule) -> Te
     return (1 - beta) ** 0.5 * x_prev + beta**0.5 * noise
 
 
+def prior_kl(x0: Tensor, schedule: NoiseSchedule, t: float | None = None) -> Tensor:
+    """KL(q(x_t | x_0) || N(0, I)) in nats per image, t = T by default: L_T of Eq. 5.
+
+    With ab = alpha_bar_t and D pixels: 1/2 sum_i (ab x0_i^2 + (1 - ab) - 1 - log(1 - ab)).
+    It is how far the chain's last state is from the pure noise that generation starts from;
+    DDPM leaves it out of training (no parameter affects it) and picks T and the betas so that
+    it is negligible, which needs alpha_bar_T close to 0.
+    Returns a float64 tensor of shape (N,).
+    """
+    ab = schedule.alpha_bar_at(float(schedule.T if t is None else t))
+    per_pixel = ab * x0.double() ** 2 - ab - torch.log1p(-ab)
+    return 0.5 * per_pixel.flatten(1).sum(1)
+
+
 def predict_x0(x_t: Tensor, t: Tensor | float, eps: Tensor, schedule: NoiseSchedule) -> Tensor:
     """x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t) (Eq. 15).
 
@@ -71,10 +86,12 @@ def q_posterior(
 ) -> tuple[Tensor, Tensor]:
     """Mean and variance of q(x_s | x_t, x_0) for 0 <= s < t (Eqs. 6-7 with t - 1 -> s).
 
-    With alpha_{t|s} = alpha_bar_t / alpha_bar_s and beta_{t|s} = 1 - alpha_{t|s}:
-    mean = sqrt(alpha_bar_s) beta_{t|s} / (1 - alpha_bar_t) x0
-           + sqrt(alpha_{t|s}) (1 - alpha_bar_s) / (1 - alpha_bar_t) x_t,
-    var  = (1 - alpha_bar_s) / (1 - alpha_bar_t) beta_{t|s}.
+    With alpha_{t|s} = alpha_bar_t / alpha_bar_s and beta_{t|s} = 1 - alpha_{t|s}::
+
+        mean = sqrt(alpha_bar_s) beta_{t|s} / (1 - alpha_bar_t) x0
+               + sqrt(alpha_{t|s}) (1 - alpha_bar_s) / (1 - alpha_bar_t) x_t,
+        var  = (1 - alpha_bar_s) / (1 - alpha_bar_t) beta_{t|s}.
+
     For integer s = t - 1 these are ``posterior_mean_coef1/2`` and ``posterior_variance``.
     Returns (mean, var) with var of shape (N, 1, 1, 1).
     """

@@ -247,7 +247,7 @@ def sample(
     progress: bool = False,
     shape: tuple[int, int, int] = (1, 28, 28),
 ) -> Tensor:
-    """Generate ``n`` images from x_T ~ N(0, I) (model units, shape (n, *shape)).
+    """Generate ``n`` images from x_T ~ N(0, I) (model units, shape ``(n, *shape)``).
 
     ``method="ancestral"`` runs all T unit steps (or ``steps`` strided ones);
     ``method="ddim"`` runs ``steps`` DDIM steps with ``eta``.

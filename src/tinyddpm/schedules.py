@@ -13,7 +13,7 @@ equals x_t / sqrt(alpha_bar_t) exactly when s^2 = (1 - alpha_bar_t) / alpha_bar_
 
 >>> s = NoiseSchedule.linear(300)
 >>> round(float(s.alpha_bar[-1]), 3)
-0.049
+0.048
 >>> t = s.t_from_sigma(0.4)
 >>> abs(float(s.sigma_from_t(t)) - 0.4) < 1e-6
 True

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +39,6 @@ class UNetConfig(JSONConfig):
     dropout: float = 0.0
     num_classes: int | None = 10  # None: unconditional only; else labels 0..n-1, n = null
     time_scale: float = 1.0  # t is multiplied by this before the sinusoidal embedding
-
 
 
 def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
@@ -168,3 +168,54 @@ class UNet(nn.Module):
 def num_parameters(model: nn.Module) -> int:
     """The number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+class LayerRow(NamedTuple):
+    """One row of :func:`summary`: a block of the U-Net as it ran on a probe input."""
+
+    name: str  # module path, e.g. "down.1.blocks.0"
+    kind: str  # class name, e.g. "ResBlock"
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...]
+    parameters: int
+
+
+@torch.no_grad()
+def summary(model: UNet, *, batch: int = 1, image_size: int = 28) -> list[LayerRow]:
+    """The U-Net's blocks in the order they run on one probe input, with shapes and parameters.
+
+    A zero image at t = 0 is passed through ``model`` with forward hooks on the top-level
+    modules (time MLP, class embedding, input/output convolutions, middle blocks) and, inside
+    the down and up paths, on each residual block and each resampling convolution. The
+    parameter counts of the rows add up to :func:`num_parameters` of the model. The input shape
+    of an up-path block shows the skip connection: its channels are the path's plus the skip's.
+
+    >>> rows = summary(UNet(UNetConfig()))
+    >>> rows[-1].output_shape
+    (1, 1, 28, 28)
+    """
+    picked: list[tuple[str, nn.Module]] = []
+    for name, module in model.named_children():
+        if isinstance(module, nn.ModuleList):  # the down and up paths: their blocks and resamplers
+            for sub, m in module.named_modules():
+                if isinstance(m, (ResBlock, Attention)) or sub.endswith((".down", ".up")):
+                    picked.append((f"{name}.{sub}", m))
+        else:
+            picked.append((name, module))
+    rows: list[LayerRow] = []
+
+    def hook(name: str):  # noqa: ANN202
+        def record(module: nn.Module, args: tuple, output: Tensor) -> None:
+            n_params = sum(p.numel() for p in module.parameters() if p.requires_grad)
+            rows.append(LayerRow(name, type(module).__name__, tuple(args[0].shape), tuple(output.shape), n_params))
+
+        return record
+
+    handles = [m.register_forward_hook(hook(name)) for name, m in picked]
+    try:
+        c = model.config
+        model(torch.zeros(batch, c.in_channels, image_size, image_size), torch.zeros(batch))
+    finally:
+        for h in handles:
+            h.remove()
+    return rows

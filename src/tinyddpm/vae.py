@@ -53,8 +53,16 @@ class VAE(nn.Module):
         z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator)  # reparameterisation
         logits = self.dec(z)
         rec = F.binary_cross_entropy_with_logits(logits, x.flatten(1), reduction="sum")
-        kl = -0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp())
-        return (rec + kl) / x.shape[0]
+        return (rec + kl_to_prior(mu, logvar).sum()) / x.shape[0]
+
+
+def kl_to_prior(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, diag exp(logvar)) || N(0, I)) in nats, one value per row: (N, latent) -> (N,).
+
+    -1/2 sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2) (Kingma & Welling 2014, Appendix B):
+    how far the encoder's posterior for an input lies from the prior the decoder was trained on.
+    """
+    return -0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp(), dim=1)
 
 
 def train_vae(
