@@ -31,3 +31,15 @@ def test_bad_shapes():
         estimate_sigma_mad(torch.zeros(28, 28))
     with pytest.raises(ValueError):
         estimate_sigma_mad(torch.zeros(1, 1, 2, 2))
+
+
+def test_learned_estimate_does_not_depend_on_batching():
+    from tinyddpm.noise_level import SigmaNet, SigmaNetConfig, estimate_sigma_learned
+
+    torch.manual_seed(0)
+    model = SigmaNet(SigmaNetConfig(channels=8, depth=2)).eval()
+    y = torch.rand(10, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    whole = estimate_sigma_learned(y, model, batch_size=1000)
+    assert whole.shape == (10,)
+    assert torch.allclose(estimate_sigma_learned(y, model, batch_size=3), whole, rtol=1e-5, atol=0)
+    assert torch.allclose(whole[4], estimate_sigma_learned(y[4:5], model)[0], rtol=1e-5, atol=0)
