@@ -1,6 +1,6 @@
 """The command line: happy paths, and each kind of bad input gets one line and exit status 2."""
 
-import os
+import json
 import subprocess
 import sys
 
@@ -11,6 +11,8 @@ from PIL import Image
 
 from tinyddpm.cli import main
 from tinyddpm.data import load_sample
+
+from .test_io import read_only_dir, run_unprivileged  # noqa: F401 (fixture)
 
 
 @pytest.fixture()
@@ -125,13 +127,30 @@ def test_existing_output_is_not_replaced(tmp_path, digit_png, tiny_model_path, c
     assert "own input" in err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only folders")
-def test_read_only_output_folder(tmp_path, digit_png, tiny_model_path, capsys):
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    os.chmod(ro, 0o500)
-    code, _, err = run(["add-noise", digit_png, "-o", ro / "n.png", "--sigma", "0.3"], capsys)
-    one_line_error(code, err)
+def test_read_only_output_folder(read_only_dir, digit_png):
+    # in a child that cannot write into the folder even as root (see tests/test_io.py)
+    code = f"""
+import contextlib, io, json
+from tinyddpm.cli import main
+out = []
+for argv in (["add-noise", {str(digit_png)!r}, "-o", {str(read_only_dir / "n.png")!r}, "--sigma", "0.3"],
+             ["denoise", {str(digit_png)!r}, "-o", {str(read_only_dir)!r}, "--sigma", "0.2"],
+             ["denoise", {str(digit_png)!r}, "-o", {str(read_only_dir / "new")!r}, "--sigma", "0.2"]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        out.append((main(argv), err.getvalue()))
+print(json.dumps(out))
+"""
+    r = run_unprivileged(["-c", code])
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    (code1, err1), (code2, err2), (code3, err3) = json.loads(r.stdout.splitlines()[-1])
+    for c, e in ((code1, err1), (code2, err2), (code3, err3)):
+        one_line_error(c, e)
+        assert str(read_only_dir) in e
+    assert f"{read_only_dir}: output folder is not writable" in err1
+    assert f"{read_only_dir}: output folder is not writable" in err2
+    assert f"{read_only_dir / 'new'}: cannot create the output folder ({read_only_dir} is not writable)" in err3
+    assert list(read_only_dir.iterdir()) == []  # nothing written, no temporary file left
 
 
 def test_python_dash_m_entry_point(tmp_path, digit_png):

@@ -92,6 +92,38 @@ def test_sigterm_saves_state_and_exits_cleanly(tmp_path):
     assert header["step"] > 0
 
 
+def test_sigint_saves_state_exits_cleanly_and_resumes(tmp_path):
+    # no periodic checkpoint before the end: a state file at step < 50 can only be the one SIGINT saved
+    cfg = quick_config(steps=50, checkpoint_every=1000)
+    config = write_config(tmp_path / "cfg.json", cfg)
+    run = tmp_path / "run"
+    proc = subprocess.Popen(train_cmd(run, config), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "log.csv").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)  # log.csv appears once the handlers are installed, just before the first step
+    time.sleep(0.1)
+    assert proc.poll() is None, "training ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)  # what Ctrl+C sends
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err  # the same clean exit as SIGTERM (130 only if hit before training starts)
+    assert "state saved" in out and "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert not (run / "ema.safetensors").exists() and not list(run.glob(".*.tmp"))
+    stopped = _state_step(run)
+    assert 1 <= stopped < cfg.steps
+    log = (run / "log.csv").read_text().splitlines()
+    assert [int(r.split(",")[0]) for r in log[1:]] == list(range(1, stopped + 1))  # every step logged, none twice
+
+    with_bar = [c for c in train_cmd(run, config) if c != "--quiet"]
+    r = subprocess.run(with_bar, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "EMA weights" in r.stdout, r.stderr
+    first_bar = next(s for s in r.stderr.replace("\r", "\n").splitlines() if f"/{cfg.steps}" in s)
+    assert f"| {stopped}/{cfg.steps} " in first_bar, first_bar  # resumed at the saved step, not restarted
+    resumed = (run / "log.csv").read_text().splitlines()
+    assert resumed[: stopped + 1] == log  # rows up to the saved step kept as written
+    assert [int(r.split(",")[0]) for r in resumed[1:]] == list(range(1, cfg.steps + 1))
+    same_weights(train(cfg, tmp_path / "ref", progress=False), run / "ema.safetensors")  # as if never interrupted
+
+
 def test_two_gloo_workers_match_one_process(tmp_path):
     cfg = replace(quick_config(steps=8, checkpoint_every=4), amp=False)
     config = write_config(tmp_path / "cfg.json", cfg)

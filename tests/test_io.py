@@ -1,9 +1,89 @@
+import ctypes
+import os
+import subprocess
+import re
+import sys
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from tinyddpm.io import ImageError, load_image, save_image
+
+PR_CAPBSET_DROP = 24  # <linux/prctl.h>
+CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER = 1, 2, 3  # <linux/capability.h>
+
+
+def _drop_root_file_override() -> None:  # pragma: no cover (runs in the child, between fork and exec)
+    """Remove the capabilities that let root ignore file permissions from the bounding set.
+
+    A root process gets, at exec, the permitted capabilities of its bounding set, so the
+    program it runs is still uid 0 (it can read a Python installed under /root) but a mode
+    0500 folder is read-only to it as to anyone. Needs CAP_SETPCAP, which root has on a plain
+    Linux host and in Docker's default set; failure is detected by the probe below.
+    """
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    for cap in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER):
+        prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)
+
+
+def run_unprivileged(args: list, **kw) -> subprocess.CompletedProcess:
+    """``python *args`` in a child that honours file permissions even when we are root."""
+    preexec = _drop_root_file_override if os.geteuid() == 0 else None
+    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=300,
+                          preexec_fn=preexec, **kw)
+
+
+@pytest.fixture()
+def read_only_dir(tmp_path):
+    """A folder (mode 0500) that ``run_unprivileged`` children cannot write into, or a skip.
+
+    Root ignores permission bits (CAP_DAC_OVERRIDE): running the child as ``nobody`` would not
+    do where Python lives under /root (mode 0700, as here), a read-only bind mount or
+    ``chattr +i`` need CAP_SYS_ADMIN / CAP_LINUX_IMMUTABLE, which containers rarely grant, so
+    the child keeps uid 0 and loses the override capabilities instead.
+    """
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    probe = run_unprivileged(["-c", f"open({str(ro / 'probe')!r}, 'w')"])
+    if probe.returncode == 0:
+        (ro / "probe").unlink()
+        ro.chmod(0o700)
+        pytest.skip("cannot make a folder read-only for a child process here (root without CAP_SETPCAP)")
+    assert "PermissionError" in probe.stderr, probe.stderr
+    yield ro
+    ro.chmod(0o700)  # let pytest clean up
+
+
+def test_save_image_into_read_only_folder(read_only_dir):
+    code = f"""
+import sys, torch
+from PIL import Image
+from tinyddpm.io import ImageError, save_image
+folder = {str(read_only_dir)!r}
+for name, image in (("x.png", torch.rand(28, 28)), ("x.npy", torch.rand(1, 1, 28, 28)), ("x.jpg", Image.new("L", (28, 28)))):
+    try:
+        save_image(image, folder + "/" + name)
+    except ImageError as e:
+        print(e)
+    else:
+        sys.exit(name + " was written")
+"""
+    r = run_unprivileged(["-c", code])
+    assert r.returncode == 0 and r.stderr == "", r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 3
+    for line in lines:  # one clear message naming the folder
+        assert line == f"{read_only_dir}: cannot write into this folder (Permission denied)"
+    assert list(read_only_dir.iterdir()) == []  # no partial or temporary file
+
+
+def test_save_image_into_missing_folder(tmp_path):
+    with pytest.raises(ImageError, match=re.escape(f"{tmp_path / 'missing'}: cannot write into this folder")):
+        save_image(torch.zeros(28, 28), tmp_path / "missing" / "x.png")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_modes_and_sizes(tmp_path):

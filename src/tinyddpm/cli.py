@@ -112,6 +112,10 @@ def cmd_denoise(a: argparse.Namespace) -> None:
     if outdir.exists():
         for o in outputs:
             _check_output(o, a.overwrite)
+    else:  # refuse now, not after denoising, if the folder cannot be created
+        parent = next(q for q in outdir.absolute().parents if q.exists())
+        if not os.access(parent, os.W_OK):
+            raise CLIError(f"{outdir}: cannot create the output folder ({parent} is not writable)")
     model, schedule = _load_model(a.model)
     batch = torch.cat(images)
     sigma = a.sigma
@@ -123,7 +127,10 @@ def cmd_denoise(a: argparse.Namespace) -> None:
         batch, sigma, method=a.method, model=model, schedule=schedule, steps=a.steps, samples=a.samples,
         label=a.label, guidance=a.guidance, seed=a.seed, eta=a.eta,
     )
-    outdir.mkdir(parents=True, exist_ok=True)
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CLIError(f"{outdir}: cannot create the output folder ({e.strerror or e})") from None
     if not os.access(outdir, os.W_OK):
         raise CLIError(f"{outdir}: output folder is not writable")
     for i, (p, o, note) in enumerate(zip(inputs, outputs, notes)):

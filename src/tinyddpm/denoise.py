@@ -92,8 +92,9 @@ def as_batch(images: Any) -> tuple[Tensor, Any]:
         raise ValueError(f"images must have shape (N, 1, 28, 28), (1, 28, 28) or (28, 28), got {shape}")
     device, dtype = images.device, images.dtype if images.is_floating_point() else torch.float32
     batch = batch.detach().to("cpu", torch.float32)
-    if not bool(torch.isfinite(batch).all()):
-        raise ValueError("images contain NaN or infinite values")
+    for lo in range(0, batch.shape[0], 4096):  # in chunks: a whole-input mask would cost O(N) memory
+        if not bool(torch.isfinite(batch[lo : lo + 4096]).all()):
+            raise ValueError("images contain NaN or infinite values")
     return batch, lambda b: b.reshape(shape).to(device=device, dtype=dtype)
 
 
@@ -218,7 +219,7 @@ def denoise(
             label=lab, guidance=guidance, generators=gens, clip=clip, progress=progress,
         ).cpu()
     if clip:
-        out = out.clamp(0, 1)
+        out.clamp_(0, 1)  # in place: no second copy of a large output
     return restore(out)
 
 

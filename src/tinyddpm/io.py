@@ -102,13 +102,19 @@ def load_image(path: str | os.PathLike) -> tuple[Tensor, str | None]:
 
 
 def _atomic_write(path: Path, write) -> None:  # noqa: ANN001
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    folder = os.path.abspath(path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as e:  # missing, read-only or not writable by this user
+        raise ImageError(f"{folder}: cannot write into this folder ({e.strerror or e})") from e
     os.close(fd)
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):  # disk full, target is a folder, ...
+            raise ImageError(f"{path}: could not be written ({e.strerror or e})") from e
         raise
 
 
@@ -116,7 +122,8 @@ def save_image(image: Tensor | Image.Image, path: str | os.PathLike) -> None:
     """Write a (1, 1, H, W) / (1, H, W) / (H, W) pixel tensor or a PIL image atomically.
 
     ``.npy`` keeps float pixels unclipped; any other suffix goes through Pillow as 8-bit
-    grayscale, clipped to [0, 1].
+    grayscale, clipped to [0, 1]. A folder that is missing or not writable raises
+    :class:`ImageError` naming the folder, and nothing is left behind in it.
     """
     p = Path(path)
     if isinstance(image, Image.Image):
