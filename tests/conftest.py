@@ -15,6 +15,10 @@ if "TINYDDPM_DATA" not in os.environ and SHARED_DATA.exists():
 
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
+# nbval's kernels inherit this environment; a non-interactive MPLBACKEND (e.g. Agg) would stop
+# ipykernel's inline backend, so plt.show() would store no figure and every plot cell would fail
+os.environ.pop("MPLBACKEND", None)
+
 
 def has_mnist() -> bool:
     root = Path(os.environ.get("TINYDDPM_DATA", ""))
