@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import JSONConfig
-from .data import epoch_batches
+from .data import epoch_batches, optimizer_step
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
@@ -90,13 +90,9 @@ def train_classifier(
     model.train()
     for idx in epoch_batches(len(images), batch_size, epochs, g):
         x = random_shift(x_all[idx], 2, g)
-        loss = F.cross_entropy(model(x), labels[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
+        loss = optimizer_step(F.cross_entropy(model(x), labels[idx]), opt, sched)
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss.detach()):.4f}", refresh=False)
+        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
     bar.close()
     model.eval()
     return model, {"epochs": epochs, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,

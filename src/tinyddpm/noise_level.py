@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import JSONConfig
-from .data import epoch_batches
+from .data import epoch_batches, optimizer_step
 
 MAD_TO_SIGMA = 0.6744897501960817  # median of |N(0, 1)|
 _MASK = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
@@ -133,13 +133,9 @@ def train_sigma_net(
         x = x_all[idx]
         log_sigma = lo + (hi - lo) * torch.rand(len(x), generator=g)
         y = x + log_sigma.exp().reshape(-1, 1, 1, 1) * torch.randn(x.shape, generator=g)
-        loss = F.mse_loss(model(y), log_sigma)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
+        loss = optimizer_step(F.mse_loss(model(y), log_sigma), opt, sched)
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss.detach()):.4f}", refresh=False)
+        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
     bar.close()
     model.eval()
     return model, {"epochs": epochs, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,

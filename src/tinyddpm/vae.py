@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import JSONConfig
-from .data import epoch_batches
+from .data import epoch_batches, optimizer_step
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,9 @@ def train_vae(
     t0 = time.time()
     bar = tqdm(total=epochs * per_epoch, disable=not progress, desc="vae")
     for idx in epoch_batches(len(images), batch_size, epochs, g):
-        loss = model.loss(x_all[idx], generator=g)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        loss = optimizer_step(model.loss(x_all[idx], generator=g), opt)
         bar.update(1)
-        bar.set_postfix(nelbo=f"{float(loss.detach()):.1f}", refresh=False)
+        bar.set_postfix(nelbo=f"{loss:.1f}", refresh=False)
     bar.close()
     model.eval()
     return model, {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "wall_time_s": round(time.time() - t0, 1)}
