@@ -10,17 +10,15 @@ import argparse
 import csv
 from pathlib import Path
 
-import torch
-
 from tinyddpm.checkpoint import load_tensors
 from tinyddpm.data import load_sample
 from tinyddpm.denoise import denoise
-from tinyddpm.evaluate import evaluate_denoiser
+from tinyddpm.evaluate import TEST_SIGMAS, evaluate_denoiser
 from tinyddpm.schedules import NoiseSchedule
 from tinyddpm.train import STATE_FILE, TrainConfig
 from tinyddpm.unet import UNet, UNetConfig
 
-SIGMAS = (0.1, 0.2, 0.3, 0.5)
+SIGMAS = TEST_SIGMAS  # the noise levels of MODELS.md, which shows this curve
 
 
 def main() -> None:

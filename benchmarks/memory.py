@@ -36,15 +36,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from models import machine  # noqa: E402
+from tinyddpm.evaluate import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -106,13 +104,27 @@ def child(mode: str, n: int, batch_size: int | None, clip: bool, model_kind: str
     gen = torch.Generator().manual_seed(SEED)
     for chunk in y.split(1000):  # y += sigma * noise, in place: no second N-sized tensor
         chunk.add_(torch.randn(chunk.shape, generator=gen), alpha=SIGMA)
-    rec = {"mode": mode, "n": n, "batch_size": batch_size, "clip": clip, "model": model_kind,
-           "allocator": FIXED if os.environ.get("MALLOC_MMAP_THRESHOLD_") else "default",
-           "rss_before_bytes": (_status_kib("VmRSS") or 0) * 1024}
+    rec = {
+        "mode": mode,
+        "n": n,
+        "batch_size": batch_size,
+        "clip": clip,
+        "model": model_kind,
+        "allocator": FIXED if os.environ.get("MALLOC_MMAP_THRESHOLD_") else "default",
+        "rss_before_bytes": (_status_kib("VmRSS") or 0) * 1024,
+    }
     if mode == "denoise":
         t0 = time.perf_counter()
-        out = tinyddpm.denoise(y, SIGMA, method="posterior_mean", model=model, schedule=schedule,
-                               batch_size=batch_size, clip=clip, seed=SEED)
+        out = tinyddpm.denoise(
+            y,
+            SIGMA,
+            method="posterior_mean",
+            model=model,
+            schedule=schedule,
+            batch_size=batch_size,
+            clip=clip,
+            seed=SEED,
+        )
         rec["seconds"] = round(time.perf_counter() - t0, 1)
         rec["rss_after_bytes"] = (_status_kib("VmRSS") or 0) * 1024
         assert out.shape == y.shape and bool(torch.isfinite(out).all())
@@ -155,7 +167,15 @@ def main() -> None:
     old = {}
     if a.resume and a.out.exists():
         for r in json.loads(a.out.read_text())["rows"]:
-            old[(r["mode"], r["n"], r["batch_size"], r["clip"], r.get("model", "pretrained"), r.get("allocator", "default"))] = r
+            key = (
+                r["mode"],
+                r["n"],
+                r["batch_size"],
+                r["clip"],
+                r.get("model", "pretrained"),
+                r.get("allocator", "default"),
+            )
+            old[key] = r
     rows = []
     for key in CONFIGS:
         mode, n, bs, clip, kind, alloc = key
@@ -168,8 +188,11 @@ def main() -> None:
         if r.returncode:
             sys.exit(f"{' '.join(cmd)} failed:\n{r.stderr}")
         rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
-        print(f"  {mode} N={n} batch_size={bs} clip={clip} model={kind} allocator={alloc}: peak {rows[-1]['peak_rss_bytes'] / MiB:.1f} MiB",
-              flush=True)
+        print(
+            f"  {mode} N={n} batch_size={bs} clip={clip} model={kind} allocator={alloc}: "
+            f"peak {rows[-1]['peak_rss_bytes'] / MiB:.1f} MiB",
+            flush=True,
+        )
 
     base = {(r["n"], r["allocator"]): r["peak_rss_bytes"] for r in rows if r["mode"] == "baseline"}
     for r in rows:
@@ -177,26 +200,44 @@ def main() -> None:
         if r["mode"] == "denoise":
             r["increase_bytes"] = r["peak_rss_bytes"] - base[r["n"], r["allocator"]]
             r["increase_less_output_bytes"] = r["increase_bytes"] - r["output_bytes"]
+    threads = {r["threads"] for r in rows}
     results = {
         "_what": "peak RSS of tinyddpm.denoise(method='posterior_mean') with the shipped model, sigma 0.3; "
-                 "one fresh process per row; increase = peak - peak of the baseline process of the same N "
-                 "(model and inputs loaded, no denoising) with the same allocator setting",
-        "_machine": machine() | {"OMP_NUM_THREADS": env["OMP_NUM_THREADS"]},
+        "one fresh process per row; increase = peak - peak of the baseline process of the same N "
+        "(model and inputs loaded, no denoising) with the same allocator setting",
+        # the children measured: their OMP_NUM_THREADS and torch threads, not this process's
+        "_machine": machine()
+        | {
+            "OMP_NUM_THREADS": env["OMP_NUM_THREADS"],
+            "threads": threads.pop() if len(threads) == 1 else sorted(threads),
+        },
         "_command": "OMP_NUM_THREADS=1 python benchmarks/memory.py",
         "rows": rows,
     }
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 
-    print(f"\n{'allocator':>14} {'model':>10} {'N':>6} {'batch':>5} {'clip':>5} {'peak MiB':>9} {'+ over base':>11} {'output':>7} "
-          f"{'+ - output':>10} {'s':>6}")
+    print(
+        f"\n{'allocator':>14} {'model':>10} {'N':>6} {'batch':>5} {'clip':>5} {'peak MiB':>9} "
+        f"{'+ over base':>11} {'output':>7} {'+ - output':>10} {'s':>6}"
+    )
     for r in rows:
-        mib = {k: r[k] / MiB for k in ("peak_rss_bytes", "output_bytes", "increase_bytes", "increase_less_output_bytes") if k in r}
+        mib = {
+            k: r[k] / MiB
+            for k in ("peak_rss_bytes", "output_bytes", "increase_bytes", "increase_less_output_bytes")
+            if k in r
+        }
         if r["mode"] == "baseline":
-            print(f"{r['allocator']:>14} {'-':>10} {r['n']:>6} {'-':>5} {'-':>5} {mib['peak_rss_bytes']:>9.1f} {'(baseline)':>11}")
+            print(
+                f"{r['allocator']:>14} {'-':>10} {r['n']:>6} {'-':>5} {'-':>5} "
+                f"{mib['peak_rss_bytes']:>9.1f} {'(baseline)':>11}"
+            )
             continue
-        print(f"{r['allocator']:>14} {r['model']:>10} {r['n']:>6} {r['batch_size']:>5} {str(r['clip']):>5} {mib['peak_rss_bytes']:>9.1f} {mib['increase_bytes']:>11.1f} "
-              f"{mib['output_bytes']:>7.1f} {mib['increase_less_output_bytes']:>10.1f} {r['seconds']:>6.1f}")
+        print(
+            f"{r['allocator']:>14} {r['model']:>10} {r['n']:>6} {r['batch_size']:>5} {str(r['clip']):>5} "
+            f"{mib['peak_rss_bytes']:>9.1f} {mib['increase_bytes']:>11.1f} {mib['output_bytes']:>7.1f} "
+            f"{mib['increase_less_output_bytes']:>10.1f} {r['seconds']:>6.1f}"
+        )
     print(f"wrote {a.out}")
 
 

@@ -1,10 +1,13 @@
 """All the benchmarks in one command: denoising quality, identity, speed and sample quality.
 
-    python benchmarks/run.py                 # full run (~50 min on 2 CPU cores), writes benchmarks/results/
-    python benchmarks/run.py --quick --out /tmp/bench   # same code on a few digits (tests/test_benchmarks.py)
+    python benchmarks/run.py                 # full run (~50 min on 2 CPU cores): benchmarks/results/
+    python benchmarks/run.py --quick         # same code on a few digits, into a new temporary folder
+    python benchmarks/run.py --quick --out /tmp/bench   # ... into /tmp/bench (tests/test_benchmarks.py)
     python benchmarks/run.py --only speed    # one section again (quality, speed, diffusers, fid, summary)
 
-Sections write ``<out>/bench_<section>.json``; ``summary`` turns them into ``<out>/BENCHMARKS.md``.
+Sections write ``<out>/bench_<section>.json``, each with the machine, threads and precision it ran
+with (``tinyddpm.evaluate.machine``); ``summary`` turns them into ``<out>/BENCHMARKS.md``. A
+``--quick`` run never writes into ``benchmarks/results/`` unless ``--out`` says so.
 
 Digit sets (nested, the same digits for every method that runs on them):
 - ``test``: the 10,000 MNIST test digits, for the methods that take one network evaluation or less;
@@ -19,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,17 +35,22 @@ import tinyddpm
 from tinyddpm.baselines import CLASSICAL_GRIDS, classical_denoise, original_procedure, tune_classical
 from tinyddpm.data import load_mnist, to_model, to_pixels
 from tinyddpm.denoise import denoise, start_step
-from tinyddpm.evaluate import noisy_set
-from tinyddpm.metrics import classifier_features, frechet_distance, mse, pooled_psnr, predict_labels, psnr, ssim
+from tinyddpm.evaluate import machine, noisy_set, sample_test_indices, score, vae_reconstruction
+from tinyddpm.metrics import classifier_features, frechet_distance, predict_labels, psnr
 from tinyddpm.samplers import sample
+from tinyddpm.seeding import derived_seed
 from tinyddpm.supervised import supervised_denoise
-from tinyddpm.train import derived_seed
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from models import machine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SIGMAS: dict[str, float] = {"0.05": 0.05, "0.1": 0.1, "0.2": 0.2, "0.3": 0.3, "0.5": 0.5, "0.75": 0.75, "50/255": 50 / 255}
+SIGMAS: dict[str, float] = {
+    "0.05": 0.05,
+    "0.1": 0.1,
+    "0.2": 0.2,
+    "0.3": 0.3,
+    "0.5": 0.5,
+    "0.75": 0.75,
+    "50/255": 50 / 255,
+}
 SOLTANAYEV_SDA_DB = 25.36  # stacked denoising autoencoder on MNIST at sigma 50/255 (Soltanayev & Chun 2018)
 DDIM_STEPS = (5, 10, 20, 50)
 ANCESTRAL_STEPS = 50  # strided ancestral steps (DDIM with eta = 1): unit steps would cost t* evaluations
@@ -50,14 +58,36 @@ AVERAGE_K, AVERAGE_STEPS = 8, 10
 ORIGINAL_START = 100  # the original project's hand-picked step of its linear T = 300 schedule
 GUIDANCE = 2.0
 SECTIONS = ("quality", "speed", "diffusers", "fid", "summary")
-QUALITY_SIZES = ("test", "s1000", "s50_per_class", "s50_max", "tune")  # what a saved partial quality run must match
+QUALITY_SIZES = ("test", "s1000", "s50_per_class", "s50_max", "tune")  # a saved partial run must match these
 
 
 # ---- sizes ---------------------------------------------------------------------------------
 def sizes(quick: bool) -> dict[str, int]:
     if quick:
-        return {"test": 40, "s1000": 20, "s50_per_class": 1, "s50_max": 4, "tune": 24, "fid": 24, "fid_ancestral": 3, "speed_batch": 16, "diffusers_batch": 4, "unit_steps": False}
-    return {"test": 10000, "s1000": 1000, "s50_per_class": 5, "s50_max": 50, "tune": 300, "fid": 300, "fid_ancestral": 10, "speed_batch": 256, "diffusers_batch": 64, "unit_steps": True}
+        return {
+            "test": 40,
+            "s1000": 20,
+            "s50_per_class": 1,
+            "s50_max": 4,
+            "tune": 24,
+            "fid": 24,
+            "fid_ancestral": 3,
+            "speed_batch": 16,
+            "diffusers_batch": 4,
+            "unit_steps": False,
+        }
+    return {
+        "test": 10000,
+        "s1000": 1000,
+        "s50_per_class": 5,
+        "s50_max": 50,
+        "tune": 300,
+        "fid": 300,
+        "fid_ancestral": 10,
+        "speed_batch": 256,
+        "diffusers_batch": 64,
+        "unit_steps": True,
+    }
 
 
 def digit_sets(n: dict[str, int]) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
@@ -65,12 +95,12 @@ def digit_sets(n: dict[str, int]) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
     xs, ys = load_mnist(train=False)
     x = xs[: n["test"]].float().div(255).unsqueeze(1)  # (N, 1, 28, 28)
     y = ys[: n["test"]]
-    with np.load(Path(tinyddpm.__file__).parent / "assets" / "mnist_sample.npz") as d:
-        s1000 = torch.from_numpy(d["test_indices"].astype(np.int64))
+    s1000 = sample_test_indices()
     s1000 = s1000[s1000 < n["test"]][: n["s1000"]]
     if len(s1000) < n["s1000"]:  # --quick: the first test digits stand in
         s1000 = torch.arange(n["s1000"])
-    s50 = torch.cat([s1000[y[s1000] == c][: n["s50_per_class"]] for c in range(10)]).sort().values[: n["s50_max"]]
+    s50 = torch.cat([s1000[y[s1000] == c][: n["s50_per_class"]] for c in range(10)])
+    s50 = s50.sort().values[: n["s50_max"]]
     return x, y, {"test": torch.arange(len(x)), "s1000": s1000, "s50": s50}
 
 
@@ -79,20 +109,6 @@ def held_out_train(n: int) -> Tensor:
     xs, _ = load_mnist(train=True)
     idx = torch.randperm(len(xs), generator=torch.Generator().manual_seed(1234))[:n]
     return xs[idx].float().div(255).unsqueeze(1)
-
-
-# ---- metrics -------------------------------------------------------------------------------
-def scores(x_hat: Tensor, x: Tensor, labels: Tensor, classifier: torch.nn.Module) -> dict[str, float]:
-    q = torch.round(x_hat.clamp(0, 1) * 255) / 255  # uint8-quantised output (Soltanayev & Chun protocol)
-    return {
-        "images": len(x),
-        "psnr": round(float(psnr(x_hat, x).mean()), 3),
-        "psnr_pooled": round(pooled_psnr(x_hat, x), 3),
-        "psnr_pooled_uint8": round(pooled_psnr(q, x), 3),
-        "ssim": round(float(ssim(x_hat, x).mean()), 4),
-        "identity": round(float((predict_labels(classifier, x_hat) == labels).float().mean()), 4),
-        "mse": float(mse(x_hat, x).mean()),
-    }
 
 
 # ---- section: quality ----------------------------------------------------------------------
@@ -107,20 +123,36 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
     tune_x = held_out_train(n["tune"])
     den = dict(model=model, schedule=schedule, seed=0)
 
-    # method name -> (digit set, NFE per image or None, denoiser(y, sigma, idx) -> x_hat)
+    # method name -> (digit set, denoiser(y, sigma, idx) -> x_hat)
     methods: dict[str, tuple[str, Callable]] = {
         "noisy input": ("test", lambda y, s, i: y),
-        "VAE (chapter 1)": ("test", lambda y, s, i: vae_reconstruct(vae, y)),
+        "VAE (chapter 1)": ("test", lambda y, s, i: vae_reconstruction(vae, y)),
         f"original procedure (linear T=300, start {ORIGINAL_START})": (
-            "s50", lambda y, s, i: original_procedure(y, start_step=ORIGINAL_START, model=model, schedule=schedule, seed=0)),
+            "s50",
+            lambda y, s, i: original_procedure(
+                y, start_step=ORIGINAL_START, model=model, schedule=schedule, seed=0
+            ),
+        ),
         "posterior mean": ("test", lambda y, s, i: denoise(y, s, **den)),
         "posterior mean, blind (sigma='auto')": ("s1000", lambda y, s, i: denoise(y, "auto", **den)),
-        f"posterior mean, guided (g={GUIDANCE:g}, predicted label)": ("s1000", lambda y, s, i: denoise(
-            y, s, label=predict_labels(classifier, denoise(y, s, **den)), guidance=GUIDANCE, **den)),
-        **{f"DDIM, {k} steps": ("s50", lambda y, s, i, k=k: denoise(y, s, method="ddim", steps=k, **den)) for k in DDIM_STEPS},
-        f"ancestral ({ANCESTRAL_STEPS} steps)": ("s50", lambda y, s, i: denoise(y, s, method="ancestral", steps=ANCESTRAL_STEPS, **den)),
-        f"average of {AVERAGE_K} ancestral ({AVERAGE_STEPS} steps)": ("s50", lambda y, s, i: denoise(
-            y, s, method="average", samples=AVERAGE_K, steps=AVERAGE_STEPS, **den)),
+        f"posterior mean, guided (g={GUIDANCE:g}, predicted label)": (
+            "s1000",
+            lambda y, s, i: denoise(
+                y, s, label=predict_labels(classifier, denoise(y, s, **den)), guidance=GUIDANCE, **den
+            ),
+        ),
+        **{
+            f"DDIM, {k} steps": ("s50", lambda y, s, i, k=k: denoise(y, s, method="ddim", steps=k, **den))
+            for k in DDIM_STEPS
+        },
+        f"ancestral ({ANCESTRAL_STEPS} steps)": (
+            "s50",
+            lambda y, s, i: denoise(y, s, method="ancestral", steps=ANCESTRAL_STEPS, **den),
+        ),
+        f"average of {AVERAGE_K} ancestral ({AVERAGE_STEPS} steps)": (
+            "s50",
+            lambda y, s, i: denoise(y, s, method="average", samples=AVERAGE_K, steps=AVERAGE_STEPS, **den),
+        ),
     }
     rows: list[dict] = []
     tuning: dict[str, dict] = {}
@@ -137,44 +169,64 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
         y_tune = noisy_set(tune_x, sigma, seed=1)
         tuned = {}
         for name in CLASSICAL_GRIDS:
-            best, grid_scores = tune_classical(name, tune_x, y_tune, sigma, score=lambda a, b: float(psnr(a, b).mean()))
+            best, grid_scores = tune_classical(
+                name, tune_x, y_tune, sigma, score=lambda a, b: float(psnr(a, b).mean())
+            )
             tuned[name] = best
-            tuning.setdefault(name, {})[key] = {"param": best, "tune_psnr": {str(p): round(v, 3) for p, v in grid_scores.items()}}
+            tuning.setdefault(name, {})[key] = {
+                "param": best,
+                "tune_psnr": {str(p): round(v, 3) for p, v in grid_scores.items()},
+            }
         best_classical = max(tuned, key=lambda m: tuning[m][key]["tune_psnr"][str(tuned[m])])
         tuning.setdefault("best", {})[key] = best_classical
         per_sigma = dict(methods)
         for name in CLASSICAL_GRIDS:
-            per_sigma[f"{name} (tuned)"] = ("test", lambda y, s, i, name=name: classical_denoise(y, s, name=name, param=tuned[name]))
+            per_sigma[f"{name} (tuned)"] = (
+                "test",
+                lambda y, s, i, name=name: classical_denoise(y, s, name=name, param=tuned[name]),
+            )
         for level in sup:
             if math.isclose(level, sigma):
-                per_sigma[f"supervised U-Net (trained at {level:g})"] = ("test", lambda y, s, i, m=sup[level]: supervised_denoise(m, y, s))
+                per_sigma[f"supervised U-Net (trained at {level:g})"] = (
+                    "test",
+                    lambda y, s, i, m=sup[level]: supervised_denoise(m, y, s),
+                )
         for name, (set_name, fn) in per_sigma.items():
             idx = sets[set_name]
             t0 = time.perf_counter()
             x_hat = fn(y_all[idx], sigma, idx)
             dt = time.perf_counter() - t0
-            row = {"method": name, "sigma": key, "set": set_name, "seconds_per_image": dt / len(idx),
-                   **scores(x_hat, x[idx], labels[idx], classifier)}
+            row = {
+                "method": name,
+                "sigma": key,
+                "set": set_name,
+                "seconds_per_image": dt / len(idx),
+                **score(x_hat, x[idx], labels=labels[idx], classifier=classifier),
+            }
             if name.endswith("(tuned)") and name.split(" ")[0] == best_classical:
                 row["best_classical"] = True
             # the same method on the common subset s50 (slicing is exact: results do not depend on the batch)
             pos = torch.searchsorted(idx, sets["s50"])
-            row["s50"] = scores(x_hat[pos], x[sets["s50"]], labels[sets["s50"]], classifier)
+            s50 = sets["s50"]
+            row["s50"] = score(x_hat[pos], x[s50], labels=labels[s50], classifier=classifier)
             rows.append(row)
-            log(f"sigma {key:>6}  {name:55s} {set_name:6s} {row['psnr']:6.2f} dB  id {row['identity']:.3f}  {dt:7.1f} s")
+            log(
+                f"sigma {key:>6}  {name:55s} {set_name:6s} {row['psnr']:6.2f} dB  id {row['identity']:.3f}"
+                f"  {dt:7.1f} s"
+            )
         done.add(key)
         if partial is not None:
             partial.write_text(json.dumps({"sizes": n, "rows": rows, "tuning": tuning, "done": sorted(done)}))
     pd = perception_distortion(rows)
-    return {"sizes": n, "sets": {k: [int(i) for i in v] if k != "test" else len(v) for k, v in sets.items()},
-            "sigmas": SIGMAS, "tuning": tuning, "rows": rows, "perception_distortion": pd,
-            "soltanayev_sda_db": SOLTANAYEV_SDA_DB}
-
-
-@torch.no_grad()
-def vae_reconstruct(vae: torch.nn.Module, y: Tensor, batch_size: int = 1000) -> Tensor:
-    """The VAE's reconstruction decode(mu(y)) of pixel images (y as given, like MODELS.md)."""
-    return torch.cat([vae(y[i : i + batch_size]) for i in range(0, len(y), batch_size)])
+    return {
+        "sizes": n,
+        "sets": {k: [int(i) for i in v] if k != "test" else len(v) for k, v in sets.items()},
+        "sigmas": SIGMAS,
+        "tuning": tuning,
+        "rows": rows,
+        "perception_distortion": pd,
+        "soltanayev_sda_db": SOLTANAYEV_SDA_DB,
+    }
 
 
 def perception_distortion(rows: list[dict]) -> dict[str, dict[str, float]]:
@@ -219,13 +271,25 @@ def speed(n: dict[str, int], log: Callable[[str], None]) -> dict:
         "posterior mean": (1, lambda y: denoise(y, sigma, **den)),
         "posterior mean, blind": (1, lambda y: denoise(y, "auto", **den)),
         f"posterior mean, guided (g={GUIDANCE:g}, predicted label)": (
-            3, lambda y: denoise(y, sigma, label=predict_labels(classifier, denoise(y, sigma, **den)), guidance=GUIDANCE, **den)),
+            3,
+            lambda y: denoise(
+                y, sigma, label=predict_labels(classifier, denoise(y, sigma, **den)), guidance=GUIDANCE, **den
+            ),
+        ),
         "DDIM, 10 steps": (10, lambda y: denoise(y, sigma, method="ddim", steps=10, **den)),
         "DDIM, 50 steps": (50, lambda y: denoise(y, sigma, method="ddim", steps=50, **den)),
-        f"ancestral ({ANCESTRAL_STEPS} steps)": (ANCESTRAL_STEPS, lambda y: denoise(y, sigma, method="ancestral", steps=ANCESTRAL_STEPS, **den)),
-        f"ancestral (unit steps from t* = {t_star:.1f})": (math.ceil(t_star), lambda y: denoise(y, sigma, method="ancestral", **den)),
+        f"ancestral ({ANCESTRAL_STEPS} steps)": (
+            ANCESTRAL_STEPS,
+            lambda y: denoise(y, sigma, method="ancestral", steps=ANCESTRAL_STEPS, **den),
+        ),
+        f"ancestral (unit steps from t* = {t_star:.1f})": (
+            math.ceil(t_star),
+            lambda y: denoise(y, sigma, method="ancestral", **den),
+        ),
         f"average of {AVERAGE_K} ancestral ({AVERAGE_STEPS} steps)": (
-            AVERAGE_K * AVERAGE_STEPS, lambda y: denoise(y, sigma, method="average", samples=AVERAGE_K, steps=AVERAGE_STEPS, **den)),
+            AVERAGE_K * AVERAGE_STEPS,
+            lambda y: denoise(y, sigma, method="average", samples=AVERAGE_K, steps=AVERAGE_STEPS, **den),
+        ),
     }
     out: dict = {"sigma": sigma, "machine": machine(), "methods": {}}
     for batch in (1, n["speed_batch"]):
@@ -233,9 +297,12 @@ def speed(n: dict[str, int], log: Callable[[str], None]) -> dict:
         for name, (nfe, fn) in methods.items():
             if (batch > 1 and nfe > 10) or (name.startswith("ancestral (unit") and not n["unit_steps"]):
                 continue  # > 10 evaluations x 256 images is minutes of CPU each; batch 1 shows the rate
-            short = nfe * batch <= 10 * 16  # long runs: one timing, no warm-up (it matters only for short ones)
+            short = nfe * batch <= 10 * 16  # long runs: one timing, no warm-up (it matters for short ones)
             sec = _timed(lambda: fn(y), repeat=3 if short or nfe == 1 else 1, warmup=short or nfe == 1)
-            out["methods"].setdefault(name, {"nfe": nfe})[f"batch_{batch}"] = {"images_per_second": round(batch / sec, 2), "seconds": round(sec, 4)}
+            out["methods"].setdefault(name, {"nfe": nfe})[f"batch_{batch}"] = {
+                "images_per_second": round(batch / sec, 2),
+                "seconds": round(sec, 4),
+            }
             log(f"batch {batch:4d}  {name:55s} {batch / sec:9.2f} images/s")
     # overhead: the sampling loop vs (NFE x one bare forward pass of the same network)
     out["overhead"] = {}
@@ -245,10 +312,17 @@ def speed(n: dict[str, int], log: Callable[[str], None]) -> dict:
         t = torch.full((batch,), t_star / 2)
         bare = _timed(lambda: model(x_t, t), repeat=3 if batch > 1 else 50)
         for method in ("ddim", "ancestral"):
-            loop = _timed(lambda: denoise(y, sigma, method=method, steps=steps, **den), repeat=1 if batch > 1 else 3, warmup=batch == 1)
+            loop = _timed(
+                lambda: denoise(y, sigma, method=method, steps=steps, **den),
+                repeat=1 if batch > 1 else 3,
+                warmup=batch == 1,
+            )
             ratio = loop / (steps * bare)
             out["overhead"][f"{method}, {steps} steps, batch {batch}"] = {
-                "loop_seconds": round(loop, 4), "bare_forward_seconds": round(bare, 5), "ratio": round(ratio, 3)}
+                "loop_seconds": round(loop, 4),
+                "bare_forward_seconds": round(bare, 5),
+                "ratio": round(ratio, 3),
+            }
             log(f"overhead {method:9s} {steps} steps batch {batch:4d}: {ratio:.3f}")
     return out
 
@@ -282,29 +356,54 @@ def diffusers_compare(n: dict[str, int], log: Callable[[str], None]) -> dict:
         return to_pixels(x_t).clamp(0, 1)
 
     model(to_model(y), torch.full((batch,), float(t0_step)))  # warm-up: neither library pays first-call costs
-    out: dict = {"diffusers": diffusers.__version__, "batch": batch, "sigma": round(sigma, 5), "start_step": t0_step}
+    out: dict = {
+        "diffusers": diffusers.__version__,
+        "batch": batch,
+        "sigma": round(sigma, 5),
+        "start_step": t0_step,
+        "precision": "float32",
+    }
     for name, steps in (("DDIM", 10), ("DDPM ancestral", 25)):
         stride = t0_step // steps
         timesteps = list(range(t0_step - 1, -1, -stride))  # 249, 224, ..., 24 (tinyddpm: 250, 225, ..., 25)
         if name == "DDIM":
-            sched = DDIMScheduler(num_train_timesteps=schedule.T, trained_betas=betas, clip_sample=True,
-                                  set_alpha_to_one=True, steps_offset=0, prediction_type="epsilon")
+            sched = DDIMScheduler(
+                num_train_timesteps=schedule.T,
+                trained_betas=betas,
+                clip_sample=True,
+                set_alpha_to_one=True,
+                steps_offset=0,
+                prediction_type="epsilon",
+            )
             sched.set_timesteps(schedule.T // stride)
             method = "ddim"
         else:
-            sched = DDPMScheduler(num_train_timesteps=schedule.T, trained_betas=betas, clip_sample=True,
-                                  variance_type="fixed_small", prediction_type="epsilon")
+            sched = DDPMScheduler(
+                num_train_timesteps=schedule.T,
+                trained_betas=betas,
+                clip_sample=True,
+                variance_type="fixed_small",
+                prediction_type="epsilon",
+            )
             sched.set_timesteps(timesteps=timesteps)
             method = "ancestral"
         t0 = time.perf_counter()
-        a = denoise(y, sigma, model=model, schedule=schedule, method=method, steps=steps, seed=0)
+        # float32 on both sides (diffusers calls the network as it is): the same arithmetic to compare
+        a = denoise(
+            y, sigma, model=model, schedule=schedule, method=method, steps=steps, seed=0, precision="fp32"
+        )
         t_ours = time.perf_counter() - t0
         t0 = time.perf_counter()
         b = diffusers_run(sched, timesteps, seed=0)
         t_theirs = time.perf_counter() - t0
-        row = {"steps": steps, "seconds_tinyddpm": round(t_ours, 3), "seconds_diffusers": round(t_theirs, 3),
-               "time_ratio_tinyddpm_over_diffusers": round(t_ours / t_theirs, 3),
-               "psnr_tinyddpm": round(float(psnr(a, x).mean()), 3), "psnr_diffusers": round(float(psnr(b, x).mean()), 3)}
+        row = {
+            "steps": steps,
+            "seconds_tinyddpm": round(t_ours, 3),
+            "seconds_diffusers": round(t_theirs, 3),
+            "time_ratio_tinyddpm_over_diffusers": round(t_ours / t_theirs, 3),
+            "psnr_tinyddpm": round(float(psnr(a, x).mean()), 3),
+            "psnr_diffusers": round(float(psnr(b, x).mean()), 3),
+        }
         if name == "DDIM":  # deterministic: the two outputs themselves must agree
             row["max_abs_difference"] = float((a - b).abs().max())
         out[name] = row
@@ -322,37 +421,52 @@ def fid(n: dict[str, int], log: Callable[[str], None]) -> dict:
     test = load_mnist(train=False)[0].float().div(255).unsqueeze(1)
     train = load_mnist(train=True)[0].float().div(255).unsqueeze(1)
     f_test = classifier_features(classifier, test)
-    out: dict = {"reference": f"{len(test)} MNIST test digits", "generation": "unconditional (null label), seed 0", "runs": {}}
+    out: dict = {
+        "reference": f"{len(test)} MNIST test digits",
+        "generation": "unconditional (null label), seed 0",
+        "runs": {},
+    }
 
     def generate(count: int, method: str, steps: int | None) -> tuple[Tensor, float]:
         gens = [torch.Generator().manual_seed(derived_seed(0, "fid", i)) for i in range(count)]
         t0 = time.perf_counter()
-        chunks = [sample(model, schedule, min(250, count - lo), method=method, steps=steps, generator=gens[lo : lo + 250])
-                  for lo in range(0, count, 250)]
+        chunks = [
+            sample(
+                model,
+                schedule,
+                min(250, count - lo),
+                method=method,
+                steps=steps,
+                generator=gens[lo : lo + 250],
+            )
+            for lo in range(0, count, 250)
+        ]
         return to_pixels(torch.cat(chunks)).clamp(0, 1), time.perf_counter() - t0
 
-    def score(images: Tensor, seconds: float | None) -> dict:
+    def sample_scores(images: Tensor, seconds: float | None) -> dict:
         labels = predict_labels(classifier, images)
         counts = torch.bincount(labels, minlength=10)
-        return {"images": len(images), "fid": round(frechet_distance(classifier_features(classifier, images), f_test), 3),
-                "class_counts": counts.tolist(),
-                "class_tv_from_uniform": round(0.5 * float((counts / len(images) - 0.1).abs().sum()), 4),
-                **({"seconds": round(seconds, 1)} if seconds is not None else {})}
+        fd = frechet_distance(classifier_features(classifier, images), f_test)
+        return {
+            "images": len(images),
+            "fid": round(fd, 3),
+            "class_counts": counts.tolist(),
+            "class_tv_from_uniform": round(0.5 * float((counts / len(images) - 0.1).abs().sum()), 4),
+            **({"seconds": round(seconds, 1)} if seconds is not None else {}),
+        }
 
     floor_idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(99))
     for count in (n["fid"], n["fid_ancestral"]):
-        out["runs"][f"training digits (floor), n={count}"] = score(train[floor_idx[:count]], None)
-    kept: dict[int, Tensor] = {}
+        out["runs"][f"training digits (floor), n={count}"] = sample_scores(train[floor_idx[:count]], None)
     for steps in (10, 20, 50):
         imgs, sec = generate(n["fid"], "ddim", steps)
-        kept[steps] = imgs
         big, small = f"DDIM {steps} steps, n={n['fid']}", f"DDIM {steps} steps, n={n['fid_ancestral']}"
-        out["runs"][big] = score(imgs, sec)
-        out["runs"][small] = score(imgs[: n["fid_ancestral"]], None)
+        out["runs"][big] = sample_scores(imgs, sec)
+        out["runs"][small] = sample_scores(imgs[: n["fid_ancestral"]], None)
         log(f"fid {big}: {out['runs'][big]['fid']}")
     imgs, sec = generate(n["fid_ancestral"], "ancestral", None)
     name = f"ancestral {schedule.T} steps, n={n['fid_ancestral']}"
-    out["runs"][name] = score(imgs, sec)
+    out["runs"][name] = sample_scores(imgs, sec)
     log(f"fid {name}: {out['runs'][name]['fid']}")
     return out
 
@@ -360,21 +474,32 @@ def fid(n: dict[str, int], log: Callable[[str], None]) -> dict:
 # ---- section: summary ----------------------------------------------------------------------
 def summary(out_dir: Path) -> str:
     """BENCHMARKS.md from the section files present in ``out_dir``."""
+
     def load(name: str) -> dict | None:
         p = out_dir / f"bench_{name}.json"
         return json.loads(p.read_text()) if p.exists() else None
 
     q, sp, df, fd = load("quality"), load("speed"), load("diffusers"), load("fid")
-    lines = ["# Benchmarks", "", "Generated by `python benchmarks/run.py` from `benchmarks/results/bench_*.json`; do not edit.", ""]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `python benchmarks/run.py` from `benchmarks/results/bench_*.json`; do not edit.",
+        "",
+    ]
     if q:
         keys = list(q["sigmas"])
         n = q["sizes"]
-        lines += ["## Denoising quality: mean PSNR (dB) / identity kept (%)", "",
-                  f"Each method on its own digit set: test = {n['test']:,} MNIST test digits, s1000 = the {n['s1000']:,} bundled "
-                  f"test digits, s50 = {len(q['sets']['s50'])} of them ({n['s50_per_class']} per class). Noise not clipped, fixed seed. "
-                  "Classical denoisers tuned per sigma on held-out training digits.", "",
-                  "| method | digits | " + " | ".join(f"σ={k}" for k in keys) + " |",
-                  "|---|---|" + "---|" * len(keys)]
+        lines += [
+            "## Denoising quality: mean PSNR (dB) / identity kept (%)",
+            "",
+            f"Each method on its own digit set: test = {n['test']:,} MNIST test digits, "
+            f"s1000 = the {n['s1000']:,} bundled test digits, s50 = {len(q['sets']['s50'])} of them "
+            f"({n['s50_per_class']} per class). Noise not clipped, fixed seed. "
+            "Classical denoisers tuned per sigma on held-out training digits.",
+            "",
+            "| method | digits | " + " | ".join(f"σ={k}" for k in keys) + " |",
+            "|---|---|" + "---|" * len(keys),
+        ]
         methods = list(dict.fromkeys(r["method"] for r in q["rows"]))
         for m in methods:
             cells, digits = [], ""
@@ -387,36 +512,83 @@ def summary(out_dir: Path) -> str:
                 star = " ★" if r.get("best_classical") else ""
                 cells.append(f"{r['psnr']:.2f} / {100 * r['identity']:.1f}{star}")
             lines.append(f"| {m} | {digits} | " + " | ".join(cells) + " |")
-        lines += ["", "★ the classical method with the best held-out (training-digit) PSNR at that sigma.", "",
-                  f"## All methods on the same {len(q['sets']['s50'])} digits (s50): mean PSNR (dB) / SSIM", "",
-                  "| method | " + " | ".join(f"σ={k}" for k in keys) + " |", "|---|" + "---|" * len(keys)]
+        lines += [
+            "",
+            "★ the classical method with the best held-out (training-digit) PSNR at that sigma.",
+            "",
+            f"## All methods on the same {len(q['sets']['s50'])} digits (s50): mean PSNR (dB) / SSIM",
+            "",
+            "| method | " + " | ".join(f"σ={k}" for k in keys) + " |",
+            "|---|" + "---|" * len(keys),
+        ]
         for m in methods:
             cells = []
             for k in keys:
                 r = next((r for r in q["rows"] if r["method"] == m and r["sigma"] == k), None)
                 cells.append(f"{r['s50']['psnr']:.2f} / {r['s50']['ssim']:.3f}" if r else "")
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
-        lines += ["", f"## σ = 50/255, protocol of Soltanayev & Chun (2018): outputs quantised to uint8, PSNR of the pooled MSE", "",
-                  f"Their stacked denoising autoencoder: {q['soltanayev_sda_db']} dB.", "", "| method | digits | pooled PSNR, uint8 (dB) |", "|---|---|---|"]
+        lines += [
+            "",
+            "## σ = 50/255, protocol of Soltanayev & Chun (2018): outputs quantised to uint8, "
+            "PSNR of the pooled MSE",
+            "",
+            f"Their stacked denoising autoencoder: {q['soltanayev_sda_db']} dB.",
+            "",
+            "| method | digits | pooled PSNR, uint8 (dB) |",
+            "|---|---|---|",
+        ]
         for r in q["rows"]:
             if r["sigma"] == "50/255":
                 lines.append(f"| {r['method']} | {r['set']} | {r['psnr_pooled_uint8']:.2f} |")
-        lines += ["", "## Perception-distortion: MSE of a sample / MSE of the posterior mean (s50)", "",
-                  "| σ | ancestral sample | average of 8 | DDIM 10 | exact model: sample | exact model: average of 8 |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Perception-distortion: MSE of a sample / MSE of the posterior mean (s50)",
+            "",
+            "| σ | ancestral sample | average of 8 | DDIM 10 | exact model: sample "
+            "| exact model: average of 8 |",
+            "|---|---|---|---|---|---|",
+        ]
         for k, v in q["perception_distortion"].items():
-            lines.append(f"| {k} | {v['ancestral_over_pm']:.2f} | {v['average_over_pm']:.2f} | {v['ddim10_over_pm']:.2f} | {v['theory_sample']:.2f} | {v['theory_average']:.3f} |")
+            lines.append(
+                f"| {k} | {v['ancestral_over_pm']:.2f} | {v['average_over_pm']:.2f} "
+                f"| {v['ddim10_over_pm']:.2f} | {v['theory_sample']:.2f} "
+                f"| {v['theory_average']:.3f} |"
+            )
         lines += ["", "Wall time per image of each row is in `bench_quality.json` (`seconds_per_image`)."]
     if sp:
         m = sp["machine"]
-        lines += ["", f"## Speed (σ = {sp['sigma']}): images per second", "",
-                  f"{m['cpu']}, {m['threads']} torch threads, torch {m['torch']}, Python {m['python']}.", "",
-                  "| method | network evaluations per image | batch 1 | batch 256 |", "|---|---|---|---|"]
+        lines += [
+            "",
+            f"## Speed (σ = {sp['sigma']}): images per second",
+            "",
+            f"{m['cpu']}, {m['threads']} torch threads, torch {m['torch']}, Python {m['python']}"
+            + (f", network in {m['precision']}." if "precision" in m else "."),
+            "",
+            "| method | network evaluations per image | batch 1 | batch 256 |",
+            "|---|---|---|---|",
+        ]
         for name, v in sp["methods"].items():
             b1 = v.get("batch_1", {}).get("images_per_second")
-            bn = next((vv["images_per_second"] for kk, vv in v.items() if kk.startswith("batch_") and kk != "batch_1"), None)
-            lines.append(f"| {name} | {v['nfe']} | {b1 if b1 is not None else ''} | {bn if bn is not None else 'not run'} |")
-        lines += ["", "Overhead: sampling loop time / (steps x one bare forward pass of the same network), target <= 1.05.", "",
-                  "| run | loop (s) | bare forward (s) | ratio |", "|---|---|---|---|"]
+            bn = next(
+                (
+                    vv["images_per_second"]
+                    for kk, vv in v.items()
+                    if kk.startswith("batch_") and kk != "batch_1"
+                ),
+                None,
+            )
+            lines.append(
+                f"| {name} | {v['nfe']} | {b1 if b1 is not None else ''} "
+                f"| {bn if bn is not None else 'not run'} |"
+            )
+        lines += [
+            "",
+            "Overhead: sampling loop time / (steps x one bare forward pass of the same network), "
+            "target <= 1.05.",
+            "",
+            "| run | loop (s) | bare forward (s) | ratio |",
+            "|---|---|---|---|",
+        ]
         for k, v in sp["overhead"].items():
             lines.append(f"| {k} | {v['loop_seconds']} | {v['bare_forward_seconds']} | {v['ratio']:.3f} |")
     if df:
@@ -424,18 +596,37 @@ def summary(out_dir: Path) -> str:
         if "skipped" in df:
             lines.append(f"Skipped: {df['skipped']}.")
         else:
-            lines += [f"diffusers {df['diffusers']}, batch {df['batch']}, denoising at σ = {df['sigma']} (t* = {df['start_step']}).", "",
-                      "| scheduler | steps | tinyddpm (s) | diffusers (s) | time ratio | PSNR tinyddpm | PSNR diffusers |", "|---|---|---|---|---|---|---|"]
+            lines += [
+                f"diffusers {df['diffusers']}, batch {df['batch']}, denoising at σ = {df['sigma']} "
+                f"(t* = {df['start_step']}).",
+                "",
+                "| scheduler | steps | tinyddpm (s) | diffusers (s) | time ratio "
+                "| PSNR tinyddpm | PSNR diffusers |",
+                "|---|---|---|---|---|---|---|",
+            ]
             for name in ("DDIM", "DDPM ancestral"):
                 r = df[name]
-                lines.append(f"| {name} | {r['steps']} | {r['seconds_tinyddpm']} | {r['seconds_diffusers']} | {r['time_ratio_tinyddpm_over_diffusers']:.3f} | {r['psnr_tinyddpm']:.2f} | {r['psnr_diffusers']:.2f} |")
+                lines.append(
+                    f"| {name} | {r['steps']} | {r['seconds_tinyddpm']} | {r['seconds_diffusers']} "
+                    f"| {r['time_ratio_tinyddpm_over_diffusers']:.3f} | {r['psnr_tinyddpm']:.2f} "
+                    f"| {r['psnr_diffusers']:.2f} |"
+                )
             if "max_abs_difference" in df["DDIM"]:
-                lines.append(f"\nDDIM outputs differ by at most {df['DDIM']['max_abs_difference']:.2e} (pixel units).")
+                diff = df["DDIM"]["max_abs_difference"]
+                lines.append(f"\nDDIM outputs differ by at most {diff:.2e} (pixel units).")
     if fd:
-        lines += ["", "## Sample quality: classifier-feature FID against the test set", "",
-                  "| run | FID | class counts (0-9) | total variation from uniform | seconds |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Sample quality: classifier-feature FID against the test set",
+            "",
+            "| run | FID | class counts (0-9) | total variation from uniform | seconds |",
+            "|---|---|---|---|---|",
+        ]
         for name, r in fd["runs"].items():
-            lines.append(f"| {name} | {r['fid']:.2f} | {' '.join(map(str, r['class_counts']))} | {r['class_tv_from_uniform']:.3f} | {r.get('seconds', '')} |")
+            lines.append(
+                f"| {name} | {r['fid']:.2f} | {' '.join(map(str, r['class_counts']))} "
+                f"| {r['class_tv_from_uniform']:.3f} | {r.get('seconds', '')} |"
+            )
     text = "\n".join(lines) + "\n"
     (out_dir / "BENCHMARKS.md").write_text(text)
     return text
@@ -444,17 +635,30 @@ def summary(out_dir: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="a few digits, same code (for tests)")
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="results folder (default: benchmarks/results; with --quick, a new temporary folder)",
+    )
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     a = p.parse_args(argv)
+    if a.out is None and a.quick:  # a quick run never overwrites the full run's results by default
+        a.out = Path(tempfile.mkdtemp(prefix="tinyddpm-bench-quick-"))
+    elif a.out is None:
+        a.out = ROOT / "benchmarks" / "results"
     a.out.mkdir(parents=True, exist_ok=True)
+    print(f"writing to {a.out}", flush=True)
     n = sizes(a.quick)
     log = lambda s: print(s, flush=True)  # noqa: E731
     for name, fn in (("quality", quality), ("speed", speed), ("diffusers", diffusers_compare), ("fid", fid)):
         if name in a.only:
             t0 = time.perf_counter()
             torch.manual_seed(0)  # nothing should draw from the global generator; this makes sure of it
-            res = quality(n, log, partial=a.out / "bench_quality.partial.json") if name == "quality" else fn(n, log)
+            if name == "quality":
+                res = quality(n, log, partial=a.out / "bench_quality.partial.json")
+            else:
+                res = fn(n, log)
             res["section_seconds"] = round(time.perf_counter() - t0, 1)
             res["quick"] = a.quick
             res["machine"] = machine()
@@ -464,6 +668,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"== {name}: {res['section_seconds']} s")
     if "summary" in a.only:
         summary(a.out)
+    print(f"results in {a.out}", flush=True)
     return 0
 
 

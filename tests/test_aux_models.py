@@ -6,10 +6,11 @@ import math
 import pytest
 import torch
 
-from tinyddpm.checkpoint import load_model, save_model
-from tinyddpm.classifier import Classifier, ClassifierConfig, random_shift, train_classifier
+from tinyddpm.checkpoint import load_model, pretrained, registry, save_model
+from tinyddpm.classifier import Classifier, random_shift, train_classifier
 from tinyddpm.data import load_sample
-from tinyddpm.noise_level import SigmaNet, SigmaNetConfig, estimate_sigma, estimate_sigma_learned, train_sigma_net
+from tinyddpm.noise_level import estimate_sigma, estimate_sigma_learned, estimate_sigma_mad
+from tinyddpm.sigma_net import SigmaNet, SigmaNetConfig, train_sigma_net
 from tinyddpm.vae import VAE, VAEConfig, kl_to_prior, train_vae
 
 
@@ -54,7 +55,9 @@ def test_vae_learns_and_reconstructs(digits, tmp_path):
 
 def test_sigma_net_learns_log_sigma(digits, tmp_path):
     images, _ = digits
-    model, info = train_sigma_net(images, epochs=8, batch_size=32, config=SigmaNetConfig(channels=16, depth=3), progress=False)
+    model, info = train_sigma_net(
+        images, epochs=8, batch_size=32, config=SigmaNetConfig(channels=16, depth=3), progress=False
+    )
     x = images[:100].float().div(255).unsqueeze(1)
     g = torch.Generator().manual_seed(0)
     for sigma in (0.05, 0.3, 0.8):
@@ -64,10 +67,23 @@ def test_sigma_net_learns_log_sigma(digits, tmp_path):
     assert isinstance(load_model(tmp_path / "s.safetensors")[0], SigmaNet)
 
 
-def test_estimator_choice():
-    x = load_sample()[0][:4]
-    assert torch.equal(estimate_sigma(x, method="mad"), estimate_sigma(x, method="mad"))
-    with pytest.raises(ValueError):
+def test_estimator_choice(monkeypatch):
+    """Each method= runs the estimator it names; "auto" is the shipped learned one, else MAD."""
+    x = load_sample()[0][:64]
+    y = x + 0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    mad, learned = estimate_sigma(y, method="mad"), estimate_sigma(y, method="learned")
+    assert torch.equal(mad, estimate_sigma_mad(y))
+    assert torch.equal(learned, estimate_sigma_learned(y))
+    assert torch.equal(learned, estimate_sigma_learned(y, pretrained("sigma_net")[0]))
+    assert not torch.allclose(mad, learned)  # two different estimators, so the checks above tell them apart
+    for est in (mad, learned):  # both estimate the known sigma
+        assert float((est / 0.2 - 1).abs().median()) < 0.1, est
+    assert "sigma_net" in registry()
+    assert torch.equal(estimate_sigma(y), learned)
+    assert torch.equal(estimate_sigma(y, method="auto"), learned)
+    monkeypatch.setattr("tinyddpm.noise_level.registry", lambda: {})  # a package without the learned model
+    assert torch.equal(estimate_sigma(y), mad)
+    with pytest.raises(ValueError, match="guess"):
         estimate_sigma(x, method="guess")
 
 

@@ -6,7 +6,13 @@ import pytest
 import torch
 
 from tinyddpm.analytic import GaussianEps, gaussian_posterior
-from tinyddpm.baselines import CLASSICAL_GRIDS, ScheduleAdapter, classical_denoise, original_procedure, tune_classical
+from tinyddpm.baselines import (
+    CLASSICAL_GRIDS,
+    ScheduleAdapter,
+    classical_denoise,
+    original_procedure,
+    tune_classical,
+)
 from tinyddpm.data import to_model, to_pixels
 from tinyddpm.metrics import psnr
 from tinyddpm.schedules import NoiseSchedule

@@ -27,7 +27,9 @@ def saved(tmp_path):
 def test_round_trip(saved):
     net, path = saved
     model, schedule, info = load_model(path)
-    assert model.config == SMALL and schedule.kind == "linear" and schedule.T == 300 and info == {"note": "test"}
+    assert (
+        model.config == SMALL and schedule.kind == "linear" and schedule.T == 300 and info == {"note": "test"}
+    )
     for k, v in net.state_dict().items():
         assert torch.equal(model.state_dict()[k], v)
     assert not model.training
@@ -106,7 +108,12 @@ def test_unknown_architecture(saved, tmp_path):
 
 def test_wrong_shapes_missing_and_nan(saved, tmp_path):
     _, path = saved
-    p = _rewrite(path, tmp_path, "shape.safetensors", tensors=lambda t: t.update({"conv_in.weight": torch.zeros(3, 1, 3, 3)}))
+    p = _rewrite(
+        path,
+        tmp_path,
+        "shape.safetensors",
+        tensors=lambda t: t.update({"conv_in.weight": torch.zeros(3, 1, 3, 3)}),
+    )
     expect_error(p, "shape")
     p = _rewrite(path, tmp_path, "missing.safetensors", tensors=lambda t: t.pop("conv_in.weight"))
     expect_error(p, "missing")

@@ -1,5 +1,4 @@
 import os
-from pathlib import Path
 
 import pytest
 import torch
@@ -29,10 +28,13 @@ def test_bundled_sample():
 def test_full_mnist_and_the_sample_is_part_of_the_test_set():
     x, y = load_mnist(train=False)
     assert x.shape == (10000, 28, 28) and x.dtype == torch.uint8
-    assert torch.equal(torch.bincount(y), torch.tensor([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]))
+    assert torch.equal(
+        torch.bincount(y), torch.tensor([980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])
+    )
     xs, ys = load_sample()
-    import numpy as np
     from importlib import resources
+
+    import numpy as np
 
     with resources.files("tinyddpm").joinpath("assets", "mnist_sample.npz").open("rb") as f:
         idx = torch.from_numpy(np.load(f)["test_indices"]).long()

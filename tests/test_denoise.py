@@ -8,7 +8,9 @@ import torch
 from PIL import Image
 
 from tinyddpm.analytic import GaussianEps, gaussian_posterior
+from tinyddpm.data import load_sample
 from tinyddpm.denoise import denoise, start_step
+from tinyddpm.noise_level import estimate_sigma
 from tinyddpm.schedules import NoiseSchedule
 
 MU, S = 0.0, 0.3  # model units: pixels around 0.5
@@ -69,7 +71,10 @@ def test_average_of_samples_approaches_the_posterior_mean(gauss):
     y = noisy_gaussian(16, sigma, 3)
     mean, var = gaussian_posterior(2 * y - 1, 2 * sigma, MU, S)
     k = 8
-    avg = 2 * denoise(y, sigma, method="average", samples=k, model=model, schedule=sched, clip=False, seed=0) - 1
+    avg = (
+        2 * denoise(y, sigma, method="average", samples=k, model=model, schedule=sched, clip=False, seed=0)
+        - 1
+    )
     # the average of k samples has variance var / k around the posterior mean
     assert float((avg - mean).var()) == pytest.approx(var / k, rel=0.1)
 
@@ -105,10 +110,23 @@ def test_results_do_not_depend_on_batch_size(gauss):
     model, sched = gauss
     y = noisy_gaussian(10, 0.2, 6)
     for method in ("ancestral", "ddim"):
-        a = denoise(y, 0.2, method=method, model=model, schedule=sched, seed=3, eta=0.5 if method == "ddim" else 0.0)
-        b = denoise(y, 0.2, method=method, model=model, schedule=sched, seed=3, batch_size=3, eta=0.5 if method == "ddim" else 0.0)
+        a = denoise(
+            y, 0.2, method=method, model=model, schedule=sched, seed=3, eta=0.5 if method == "ddim" else 0.0
+        )
+        b = denoise(
+            y,
+            0.2,
+            method=method,
+            model=model,
+            schedule=sched,
+            seed=3,
+            batch_size=3,
+            eta=0.5 if method == "ddim" else 0.0,
+        )
         assert torch.allclose(a, b, atol=1e-6)
-        c = denoise(y, 0.2, method=method, model=model, schedule=sched, seed=4, eta=0.5 if method == "ddim" else 0.0)
+        c = denoise(
+            y, 0.2, method=method, model=model, schedule=sched, seed=4, eta=0.5 if method == "ddim" else 0.0
+        )
         if method == "ancestral":
             assert not torch.allclose(a, c)
 
@@ -117,7 +135,15 @@ def test_accepted_input_kinds_keep_kind_and_shape(gauss):
     model, sched = gauss
     base = noisy_gaussian(2, 0.2, 7).clamp(0, 1)
     kw = {"model": model, "schedule": sched}
-    cases = [base, base[0], base[0, 0], base.double(), base.numpy(), base[0, 0].numpy(), base[0].numpy().astype(np.float64)]
+    cases = [
+        base,
+        base[0],
+        base[0, 0],
+        base.double(),
+        base.numpy(),
+        base[0, 0].numpy(),
+        base[0].numpy().astype(np.float64),
+    ]
     for x in cases:
         out = denoise(x, 0.2, **kw)
         assert type(out) is type(x) and tuple(out.shape) == tuple(x.shape) and out.dtype == x.dtype
@@ -139,13 +165,17 @@ def test_noisy_inputs_outside_the_unit_range_are_accepted(gauss):
 
 
 def test_auto_sigma_estimates_the_noise(gauss):
+    """sigma="auto" denoises each image at its own estimated noise level, not at some default."""
     model, sched = gauss
-    from tinyddpm.data import load_sample
-
     x = load_sample()[0][:16]
     y = x + 0.3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+    est = estimate_sigma(y)
+    assert est.shape == (16,) and float((est - 0.3).abs().max()) < 0.05, est  # each within 0.05 of 0.3
     out_auto = denoise(y, "auto", model=model, schedule=sched)
-    assert out_auto.shape == y.shape
+    assert torch.equal(out_auto, denoise(y, est, model=model, schedule=sched))
+    # mean absolute pixel difference: small to the result at the true sigma, large to a wrong sigma's
+    assert float((out_auto - denoise(y, 0.3, model=model, schedule=sched)).abs().mean()) < 0.02
+    assert float((out_auto - denoise(y, 0.05, model=model, schedule=sched)).abs().mean()) > 0.2
 
 
 @pytest.mark.parametrize(
@@ -176,7 +206,9 @@ def test_bad_arguments_are_refused(gauss):
         with pytest.raises(ValueError):
             denoise(x, sigma, **kw)
     with pytest.raises(ValueError, match="largest noise level"):
-        denoise(x, 10.0, model=GaussianEps(NoiseSchedule.linear(300), 0, 1), schedule=NoiseSchedule.linear(300))
+        denoise(
+            x, 10.0, model=GaussianEps(NoiseSchedule.linear(300), 0, 1), schedule=NoiseSchedule.linear(300)
+        )
     with pytest.raises(ValueError, match="method"):
         denoise(x, 0.1, method="magic", **kw)
     with pytest.raises(ValueError):

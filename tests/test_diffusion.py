@@ -16,7 +16,9 @@ def test_iterated_chain_matches_closed_form():
     x = x0.expand(n, -1, -1, -1).clone()
     for k in range(1, t + 1):
         x = diffusion.q_step(x, k, torch.randn(x.shape, generator=g, dtype=torch.float64), s)
-    closed = diffusion.q_sample(x0.expand(n, -1, -1, -1), float(t), torch.randn(x.shape, generator=g, dtype=torch.float64), s)
+    closed = diffusion.q_sample(
+        x0.expand(n, -1, -1, -1), float(t), torch.randn(x.shape, generator=g, dtype=torch.float64), s
+    )
     ab = float(s.alpha_bar[t])
     mean_true, var_true = math.sqrt(ab) * x0[0], 1 - ab
     se_mean = math.sqrt(var_true / n)

@@ -79,7 +79,9 @@ def test_sigkill_at_random_moments_then_resume_is_bit_for_bit(tmp_path):
 def test_sigterm_saves_state_and_exits_cleanly(tmp_path):
     cfg = quick_config(steps=100000, checkpoint_every=100000)
     config = write_config(tmp_path / "cfg.json", cfg)
-    proc = subprocess.Popen(train_cmd(tmp_path / "run", config), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        train_cmd(tmp_path / "run", config), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.time() + 120
     while not (tmp_path / "run" / "log.csv").exists() and time.time() < deadline:
         time.sleep(0.2)
@@ -105,13 +107,17 @@ def test_sigint_saves_state_exits_cleanly_and_resumes(tmp_path):
     assert proc.poll() is None, "training ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)  # what Ctrl+C sends
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err  # the same clean exit as SIGTERM (130 only if hit before training starts)
+    assert proc.returncode == 0, (
+        err
+    )  # the same clean exit as SIGTERM (130 only if hit before training starts)
     assert "state saved" in out and "Traceback" not in err and "KeyboardInterrupt" not in err
     assert not (run / "ema.safetensors").exists() and not list(run.glob(".*.tmp"))
     stopped = _state_step(run)
     assert 1 <= stopped < cfg.steps
     log = (run / "log.csv").read_text().splitlines()
-    assert [int(r.split(",")[0]) for r in log[1:]] == list(range(1, stopped + 1))  # every step logged, none twice
+    assert [int(r.split(",")[0]) for r in log[1:]] == list(
+        range(1, stopped + 1)
+    )  # every step logged, none twice
 
     with_bar = [c for c in train_cmd(run, config) if c != "--quiet"]
     r = subprocess.run(with_bar, capture_output=True, text=True, timeout=600)
@@ -121,7 +127,9 @@ def test_sigint_saves_state_exits_cleanly_and_resumes(tmp_path):
     resumed = (run / "log.csv").read_text().splitlines()
     assert resumed[: stopped + 1] == log  # rows up to the saved step kept as written
     assert [int(r.split(",")[0]) for r in resumed[1:]] == list(range(1, cfg.steps + 1))
-    same_weights(train(cfg, tmp_path / "ref", progress=False), run / "ema.safetensors")  # as if never interrupted
+    same_weights(
+        train(cfg, tmp_path / "ref", progress=False), run / "ema.safetensors"
+    )  # as if never interrupted
 
 
 def test_two_gloo_workers_match_one_process(tmp_path):
@@ -129,8 +137,22 @@ def test_two_gloo_workers_match_one_process(tmp_path):
     config = write_config(tmp_path / "cfg.json", cfg)
     single = train(cfg, tmp_path / "single", progress=False)
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "tinyddpm", "train", "--out", str(tmp_path / "ddp"), "--config", str(config), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "tinyddpm",
+        "train",
+        "--out",
+        str(tmp_path / "ddp"),
+        "--config",
+        str(config),
+        "--quiet",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     # same data, same noise, gradients averaged over the two halves of each global batch:

@@ -55,10 +55,14 @@ def test_frechet_distance_matches_the_matrix_square_root_formula():
     from tinyddpm.metrics import frechet_distance
 
     g = torch.Generator().manual_seed(1)
-    a = torch.randn(300, 6, generator=g, dtype=torch.float64) @ torch.randn(6, 6, generator=g, dtype=torch.float64)
+    a = torch.randn(300, 6, generator=g, dtype=torch.float64) @ torch.randn(
+        6, 6, generator=g, dtype=torch.float64
+    )
     b = torch.randn(250, 6, generator=g, dtype=torch.float64) * 1.5 + 0.3
     ca, cb = torch.cov(a.T).numpy(), torch.cov(b.T).numpy()
-    ref = float(((a.mean(0) - b.mean(0)) ** 2).sum()) + float((ca + cb - 2 * linalg.sqrtm(ca @ cb).real).trace())
+    ref = float(((a.mean(0) - b.mean(0)) ** 2).sum()) + float(
+        (ca + cb - 2 * linalg.sqrtm(ca @ cb).real).trace()
+    )
     assert frechet_distance(a, b) == pytest.approx(ref, rel=1e-8)
     with pytest.raises(ValueError):
         frechet_distance(a, b[:, :5])

@@ -51,7 +51,9 @@ def check_moments(x, m, v):
 def test_ancestral_generation_follows_the_exact_chain_and_the_data(kind):
     sched = NoiseSchedule.cosine(1000) if kind == "cosine" else NoiseSchedule.linear(1000)
     model = GaussianEps(sched, MU, S)
-    x = sample(model, sched, N_IMG, method="ancestral", steps=None, generator=torch.Generator().manual_seed(0))
+    x = sample(
+        model, sched, N_IMG, method="ancestral", steps=None, generator=torch.Generator().manual_seed(0)
+    )
     m, v = exact_chain_moments(sched, ancestral_timesteps(1000.0), 0.0, 1.0)
     check_moments(x, m, v)
     # and the chain reproduces the data distribution N(MU, S^2) up to its discretisation (< 3 %)
@@ -62,13 +64,19 @@ def test_ddim_generation_follows_the_exact_map_and_converges_to_the_data():
     sched = NoiseSchedule.cosine(1000)
     model = GaussianEps(sched, MU, S)
     for steps, tol in ((20, None), (1000, 0.02)):
-        x = sample(model, sched, N_IMG, method="ddim", steps=steps, generator=torch.Generator().manual_seed(1))
+        x = sample(
+            model, sched, N_IMG, method="ddim", steps=steps, generator=torch.Generator().manual_seed(1)
+        )
         m, v = exact_chain_moments(sched, ddim_timesteps(1000.0, steps), 0.0, 1.0, eta=0.0, ancestral=False)
         check_moments(x, m, v)
         if tol:
             assert v == pytest.approx(S**2, rel=tol) and m == pytest.approx(MU, rel=tol)
-    x = sample(model, sched, N_IMG, method="ddim", steps=30, eta=0.5, generator=torch.Generator().manual_seed(2))
-    check_moments(x, *exact_chain_moments(sched, ddim_timesteps(1000.0, 30), 0.0, 1.0, eta=0.5, ancestral=False))
+    x = sample(
+        model, sched, N_IMG, method="ddim", steps=30, eta=0.5, generator=torch.Generator().manual_seed(2)
+    )
+    check_moments(
+        x, *exact_chain_moments(sched, ddim_timesteps(1000.0, 30), 0.0, 1.0, eta=0.5, ancestral=False)
+    )
 
 
 def test_ddim_with_eta_one_is_strided_ancestral():
@@ -76,7 +84,9 @@ def test_ddim_with_eta_one_is_strided_ancestral():
     model = GaussianEps(sched, MU, S)
     x = torch.randn(4, 1, 5, 5, generator=torch.Generator().manual_seed(0))
     for t, s in ((150.0, 120.5), (40.25, 3.0), (1.0, 0.0)):
-        a = ddim_step(model, x, t, s, sched, eta=1.0, generator=torch.Generator().manual_seed(9), clip_x0=False)
+        a = ddim_step(
+            model, x, t, s, sched, eta=1.0, generator=torch.Generator().manual_seed(9), clip_x0=False
+        )
         b = ancestral_step(model, x, t, s, sched, generator=torch.Generator().manual_seed(9), clip_x0=False)
         assert torch.allclose(a, b, atol=1e-5)
 
@@ -89,8 +99,15 @@ def test_ancestral_from_a_fractional_step_has_the_posterior_moments():
     assert t_star != round(t_star)
     y = torch.full((N_IMG, 1, 28, 28), 0.5)
     ab = float(sched.alpha_bar_at(t_star))
-    x = sample_loop(ancestral_step, model, math.sqrt(ab) * y, ancestral_timesteps(t_star), sched,
-                    generator=torch.Generator().manual_seed(3), clip_x0=False)
+    x = sample_loop(
+        ancestral_step,
+        model,
+        math.sqrt(ab) * y,
+        ancestral_timesteps(t_star),
+        sched,
+        generator=torch.Generator().manual_seed(3),
+        clip_x0=False,
+    )
     ts = ancestral_timesteps(t_star)
     m, v = exact_chain_moments(sched, ts, math.sqrt(ab) * 0.5, 0.0)
     check_moments(x, m, v)
@@ -103,7 +120,9 @@ def test_no_fresh_noise_collapses_to_a_single_point():
     sched = NoiseSchedule.cosine(300)
     model = GaussianEps(sched, MU, S)
     x_T = torch.randn(N_IMG, 1, 28, 28, generator=torch.Generator().manual_seed(4))
-    x = sample_loop(ancestral_step, model, x_T, ancestral_timesteps(300.0), sched, add_noise=False, clip_x0=False)
+    x = sample_loop(
+        ancestral_step, model, x_T, ancestral_timesteps(300.0), sched, add_noise=False, clip_x0=False
+    )
     # without z every step shrinks towards the mean: far less spread than the data's S^2
     assert float(x.var()) < 0.2 * S**2
 
@@ -139,10 +158,23 @@ def test_per_image_starts_equal_separate_runs():
     starts = [7.5, 3.25, 12.0]
     x = torch.randn(3, 1, 4, 4, generator=torch.Generator().manual_seed(5))
     gens = [torch.Generator().manual_seed(10 + i) for i in range(3)]
-    joint = sample_loop(ancestral_step, model, x, stack_timesteps([ancestral_timesteps(t) for t in starts]), sched, generator=gens)
+    joint = sample_loop(
+        ancestral_step,
+        model,
+        x,
+        stack_timesteps([ancestral_timesteps(t) for t in starts]),
+        sched,
+        generator=gens,
+    )
     for i, t in enumerate(starts):
-        alone = sample_loop(ancestral_step, model, x[i : i + 1], ancestral_timesteps(t), sched,
-                            generator=[torch.Generator().manual_seed(10 + i)])
+        alone = sample_loop(
+            ancestral_step,
+            model,
+            x[i : i + 1],
+            ancestral_timesteps(t),
+            sched,
+            generator=[torch.Generator().manual_seed(10 + i)],
+        )
         assert torch.allclose(joint[i], alone[0], atol=1e-6)
 
 
@@ -170,4 +202,6 @@ def test_classifier_free_guidance_combination():
     out = guided_eps(model, x, t, label=torch.tensor([1, 2]), guidance=2.0)
     assert torch.allclose(out, torch.full_like(x, 1 + 2 * (3 - 1)))  # eps_null + g (eps_y - eps_null)
     assert calls[-1] == [1, 2, -1, -1]
-    assert torch.allclose(guided_eps(model, x, t, label=torch.tensor([1, 2]), guidance=1.0), torch.full_like(x, 3.0))
+    assert torch.allclose(
+        guided_eps(model, x, t, label=torch.tensor([1, 2]), guidance=1.0), torch.full_like(x, 3.0)
+    )

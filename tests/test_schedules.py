@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -104,4 +105,36 @@ def test_bad_sigma_and_bad_schedules_are_refused():
 
 def test_config_round_trip(schedule):
     again = NoiseSchedule.from_config(schedule.config())
-    assert again.kind == schedule.kind and torch.allclose(again.betas, schedule.betas)
+    assert again.kind == schedule.kind and torch.equal(again.betas, schedule.betas)
+
+
+@pytest.mark.parametrize(
+    "built, params",
+    [
+        (NoiseSchedule.cosine(500, s=0.02), {"kind": "cosine", "T": 500, "s": 0.02}),
+        (
+            NoiseSchedule.linear(300, beta_1=2e-4, beta_T=0.03),
+            {"kind": "linear", "T": 300, "beta_1": 2e-4, "beta_T": 0.03},
+        ),
+    ],
+)
+def test_config_round_trip_keeps_non_default_parameters(built, params):
+    """A checkpoint stores ``config()`` as JSON: every parameter must survive (the cosine ``s`` did not)."""
+    config = json.loads(json.dumps(built.config()))
+    assert {k: config[k] for k in params} == pytest.approx(params, rel=1e-12)
+    again = NoiseSchedule.from_config(config)
+    assert (again.kind, again.T) == (built.kind, built.T) and torch.equal(again.betas, built.betas)
+    assert again.config() == built.config()
+    if built.kind == "cosine":
+        assert again.s == 0.02
+        assert not torch.equal(again.betas, NoiseSchedule.cosine(500).betas)  # s changes the betas
+    else:
+        assert float(again.betas[0]) == pytest.approx(2e-4, rel=1e-12)
+        assert float(again.betas[-1]) == pytest.approx(0.03, rel=1e-12)
+
+
+def test_unknown_schedule_config_key_is_an_error_naming_it():
+    with pytest.raises(ValueError, match="'offset'"):
+        NoiseSchedule.from_config({"kind": "cosine", "T": 10, "offset": 0.02})
+    with pytest.raises(TypeError, match="ScheduleConfig.T"):
+        NoiseSchedule.from_config({"kind": "cosine", "T": "ten"})

@@ -1,17 +1,39 @@
-"""Training: it learns, it resumes bit for bit, it refuses a mismatched resume."""
+"""Training: it learns, it resumes bit for bit, it refuses a mismatched resume, it owns its folder,
+and its loss is the package's one loss."""
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from dataclasses import replace
 
 import pytest
 import torch
 
+from tinyddpm import diffusion
 from tinyddpm.checkpoint import CheckpointError, load_model, load_tensors
-from tinyddpm.schedules import NoiseSchedule
-from tinyddpm.train import TrainConfig, derived_seed, learning_rate, quick_config, sample_timesteps, train
+from tinyddpm.cli import build_parser, train_config_from_args
+from tinyddpm.schedules import NoiseSchedule, ScheduleConfig
+from tinyddpm.seeding import derived_seed
+from tinyddpm.train import (
+    Batch,
+    RunBusyError,
+    RunFolder,
+    TrainConfig,
+    learning_rate,
+    quick_config,
+    sample_timesteps,
+    supervised_config,
+    train,
+    train_step,
+)
+from tinyddpm.unet import UNet, UNetConfig
 
 from .conftest import has_mnist
 
-pytestmark = pytest.mark.skipif(not has_mnist(), reason="MNIST not available (set TINYDDPM_DATA)")
+needs_mnist = pytest.mark.skipif(not has_mnist(), reason="MNIST not available (set TINYDDPM_DATA)")
 
 
 def test_learning_rate_schedule():
@@ -34,10 +56,16 @@ def test_timestep_sampling_covers_both_parts():
     assert float(inside) == pytest.approx(0.5 + 0.5 * uniform_share, abs=0.02)
 
 
-def test_derived_seeds_are_stable():
+def test_derived_seeds_are_pinned():
+    """Golden values: a change to the hash would silently break every resume and every seeded result."""
+    assert derived_seed(0, "step", 0) == 1448036938950931792
     assert derived_seed(0, "step", 1) == derived_seed(0, "step", 1) != derived_seed(0, "step", 2)
+    assert derived_seed(7, "epoch", 3) == int.from_bytes(
+        __import__("hashlib").sha256(b"7:epoch:3").digest()[:8], "little"
+    ) & ((1 << 63) - 1)
 
 
+@needs_mnist
 def test_training_lowers_the_loss_and_writes_a_loadable_model(tmp_path):
     cfg = quick_config(steps=60, lr=2e-3)
     path = train(cfg, tmp_path, progress=False)
@@ -49,6 +77,7 @@ def test_training_lowers_the_loss_and_writes_a_loadable_model(tmp_path):
     assert sum(losses[-10:]) / 10 < 0.6 * sum(losses[:5]) / 5
 
 
+@needs_mnist
 def test_resume_is_bit_for_bit(tmp_path):
     cfg = quick_config(steps=12, checkpoint_every=4)
     straight = train(cfg, tmp_path / "a", progress=False)
@@ -68,8 +97,132 @@ def test_resume_is_bit_for_bit(tmp_path):
     assert [r.split(",")[:3] for r in log_a] == [r.split(",")[:3] for r in log_b]
 
 
+@needs_mnist
 def test_resume_with_another_config_is_refused(tmp_path):
     cfg = quick_config(steps=4)
     train(cfg, tmp_path, progress=False, max_minutes=0.0)
     with pytest.raises(CheckpointError, match="different TrainConfig"):
         train(replace(cfg, lr=5e-3), tmp_path, progress=False)
+
+
+def test_train_step_minimises_diffusion_loss_exactly():
+    """train_step's loss is diffusion.loss (fp32, no autocast): same value on the same batch."""
+    cfg = replace(quick_config(), amp=False, grad_clip=0.0)
+    schedule = NoiseSchedule.from_config(cfg.schedule)
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    model, ema = UNet(cfg.unet), UNet(cfg.unet)
+    x0 = torch.rand(8, 1, 28, 28, generator=g) * 2 - 1
+    b = Batch(
+        x0,
+        torch.rand(8, generator=g, dtype=torch.float64) * 1000,
+        torch.randn(8, 1, 28, 28, generator=g),
+        torch.randint(0, 11, (8,), generator=g),
+    )
+    expected = diffusion.loss(model, b.x0, b.t, b.noise, schedule, b.y).detach()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    got = train_step(model, ema, opt, b, schedule, cfg, step=0)
+    assert not got.requires_grad
+    assert float(got) == pytest.approx(float(expected), rel=1e-6)
+    # the EMA moved toward the new weights by 1 - min(decay, 1/10) = 0.9 of the step
+    after = diffusion.loss(model, b.x0, b.t, b.noise, schedule, b.y)
+    assert float(after) < float(expected)
+
+
+def test_train_config_round_trips_non_default_values_and_is_strict():
+    cfg = TrainConfig(
+        steps=7,
+        sigma_range=(0.05, 0.5),
+        amp=False,
+        train_limit=100,
+        objective="supervised",
+        schedule=ScheduleConfig("cosine", 500, s=0.02),
+        unet=UNetConfig(base_channels=8, groups=4, channel_mults=(1, 3), num_classes=None),
+    )
+    again = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg and again.schedule.s == 0.02 and again.unet.channel_mults == (1, 3)
+    with pytest.raises(ValueError, match="'stpes'"):
+        TrainConfig.from_dict({"stpes": 3})
+    with pytest.raises(ValueError, match="UNetConfig field 'width'"):
+        TrainConfig.from_dict({"unet": {"width": 3}})
+    with pytest.raises(TypeError, match="TrainConfig.steps"):
+        TrainConfig.from_dict({"steps": "many"})
+    with pytest.raises(ValueError, match="unknown objective"):
+        TrainConfig(objective="gan")
+
+
+def test_cli_flags_apply_on_top_of_a_config_file(tmp_path):
+    path = tmp_path / "cfg.json"
+    path.write_text(json.dumps(quick_config(steps=5).to_dict()))
+    args = build_parser().parse_args(
+        ["train", "--out", "x", "--config", str(path), "--supervised-sigma", "0.4", "--T", "300"]
+    )
+    cfg = train_config_from_args(args)
+    assert cfg.objective == "supervised" and cfg.supervised_sigma == 0.4 and cfg.steps == 5
+    assert cfg.schedule == ScheduleConfig("cosine", 300)
+    plain = train_config_from_args(
+        build_parser().parse_args(["train", "--out", "x", "--supervised-sigma", "0.2"])
+    )
+    assert plain == supervised_config(0.2)
+
+
+def test_a_second_run_in_the_same_folder_is_refused_and_a_dead_holder_does_not_block(tmp_path):
+    cfg = quick_config()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from tinyddpm.train import RunFolder, quick_config;"
+            "run = RunFolder(sys.argv[1], quick_config()); run.acquire();"
+            "print('held', flush=True); time.sleep(60)",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunBusyError, match=f"in use by another training run \\(pid {holder.pid}\\)"):
+            RunFolder(tmp_path, cfg).acquire()
+        r = subprocess.run(
+            [sys.executable, "-m", "tinyddpm", "train", "--out", str(tmp_path), "--steps", "3", "--quiet"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and str(holder.pid) in r.stderr, r.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == [".lock"]  # nothing touched
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    run = RunFolder(tmp_path, cfg)  # the lock file is still there, its holder is dead: no block
+    run.acquire()
+    assert (tmp_path / ".lock").read_text() == str(os.getpid())
+    run.release()
+
+
+@needs_mnist
+def test_two_trainings_started_together_one_runs_one_is_refused(tmp_path):
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps(quick_config(steps=40, checkpoint_every=10).to_dict()))
+    cmd = [
+        sys.executable,
+        "-m",
+        "tinyddpm",
+        "train",
+        "--out",
+        str(tmp_path / "run"),
+        "--config",
+        str(config),
+        "--quiet",
+    ]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
+    time.sleep(0.5)
+    procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
+    codes = sorted(r[2] for r in results)
+    assert codes == [0, 2], results
+    refused = next(r for r in results if r[2] == 2)
+    assert "in use by another training run" in refused[1]
+    steps = [line.split(",")[0] for line in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
+    assert steps == [str(i) for i in range(1, 41)]  # one writer: every step once, in order

@@ -69,7 +69,13 @@ def test_config_round_trip_and_unknown_fields():
         UNetConfig.from_dict({"base_channels": 16, "wings": 2})
 
 
-@pytest.mark.parametrize("config", [UNetConfig(), UNetConfig(base_channels=16, channel_mults=(1, 2), num_res_blocks=1, groups=4, num_classes=None)])
+@pytest.mark.parametrize(
+    "config",
+    [
+        UNetConfig(),
+        UNetConfig(base_channels=16, channel_mults=(1, 2), num_res_blocks=1, groups=4, num_classes=None),
+    ],
+)
 def test_summary_covers_every_parameter_in_running_order(config):
     net = UNet(config)
     rows = summary(net, batch=2)
@@ -82,7 +88,17 @@ def test_summary_covers_every_parameter_in_running_order(config):
     # down path halves the size at each resampler, up path restores it; the middle is the lowest
     sizes = [r.output_shape[-1] for r in rows if r.name.startswith(("down", "mid", "up"))]
     lowest = 28 // 2 ** (len(config.channel_mults) - 1)
-    assert min(sizes) == lowest and [r.output_shape[-1] for r in rows if r.name.startswith("mid")][0] == lowest
+    assert (
+        min(sizes) == lowest and [r.output_shape[-1] for r in rows if r.name.startswith("mid")][0] == lowest
+    )
     # up-path blocks see the skip connection: more input channels than the block before them output
     first_up = next(i for i, r in enumerate(rows) if r.name.startswith("up."))
     assert rows[first_up].input_shape[1] > rows[first_up - 1].output_shape[1]
+
+
+def test_parameter_count_includes_frozen_parameters():
+    """A shipped model is loaded frozen; its size is still its size."""
+    model = UNet(UNetConfig(base_channels=8, groups=4, channel_mults=(1, 2), num_res_blocks=1))
+    n = num_parameters(model)
+    assert n == sum(p.numel() for p in model.parameters()) > 0
+    assert num_parameters(model.requires_grad_(False)) == n

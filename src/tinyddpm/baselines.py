@@ -23,7 +23,7 @@ from .data import to_model, to_pixels
 from .diffusion import EpsModel
 from .samplers import ancestral_step, ancestral_timesteps, sample_loop
 from .schedules import NoiseSchedule
-from .train import derived_seed
+from .seeding import derived_seed
 
 
 class ScheduleAdapter:
@@ -78,7 +78,9 @@ def original_procedure(
     out = torch.empty_like(images, dtype=torch.float32)
     for lo in range(0, len(images), batch_size):
         sl = slice(lo, min(len(images), lo + batch_size))
-        gens = [torch.Generator().manual_seed(derived_seed(seed, "original", i)) for i in range(sl.start, sl.stop)]
+        gens = [
+            torch.Generator().manual_seed(derived_seed(seed, "original", i)) for i in range(sl.start, sl.stop)
+        ]
         x = sample_loop(ancestral_step, eps, to_model(images[sl].float()), ts, grid, generator=gens)
         out[sl] = to_pixels(x).clamp(0, 1)
     return out
@@ -105,7 +107,9 @@ def _classical_one(name: str, y: np.ndarray, sigma: float, param: float) -> np.n
     if name == "wavelet":
         return denoise_wavelet(y, sigma=param * sigma, mode="soft", method="BayesShrink", rescale_sigma=False)
     if name == "nl_means":
-        return denoise_nl_means(y, h=param * sigma, sigma=sigma, patch_size=3, patch_distance=5, fast_mode=True)
+        return denoise_nl_means(
+            y, h=param * sigma, sigma=sigma, patch_size=3, patch_distance=5, fast_mode=True
+        )
     raise ValueError(f"unknown classical denoiser {name!r} (expected one of {', '.join(CLASSICAL_GRIDS)})")
 
 
@@ -115,7 +119,9 @@ def classical_denoise(images: Tensor, sigma: float, *, name: str, param: float) 
     The input is not clipped (Gaussian noise leaves [0, 1]); the output is clipped to [0, 1].
     """
     if name not in CLASSICAL_GRIDS:
-        raise ValueError(f"unknown classical denoiser {name!r} (expected one of {', '.join(CLASSICAL_GRIDS)})")
+        raise ValueError(
+            f"unknown classical denoiser {name!r} (expected one of {', '.join(CLASSICAL_GRIDS)})"
+        )
     arr = images.detach().double().cpu().numpy()
     out = np.stack([_classical_one(name, a[0], sigma, param)[None] for a in arr]) if len(arr) else arr
     return torch.from_numpy(np.asarray(out, dtype=np.float32)).clamp(0, 1)
@@ -125,5 +131,7 @@ def tune_classical(
     name: str, clean: Tensor, noisy: Tensor, sigma: float, *, score: Callable[[Tensor, Tensor], float]
 ) -> tuple[float, dict[float, float]]:
     """The grid value of ``name`` with the best ``score(denoised, clean)``, and every score."""
-    scores = {p: score(classical_denoise(noisy, sigma, name=name, param=p), clean) for p in CLASSICAL_GRIDS[name]}
+    scores = {
+        p: score(classical_denoise(noisy, sigma, name=name, param=p), clean) for p in CLASSICAL_GRIDS[name]
+    }
     return max(scores, key=scores.get), scores

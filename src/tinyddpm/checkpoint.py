@@ -7,15 +7,15 @@ library (which never executes code), rebuilds the architecture from the config a
 tensors strictly. Anything else (a pickle, an empty or truncated file, a folder, unknown
 architecture, wrong shapes, a checksum mismatch) raises :class:`CheckpointError` naming the file.
 
-Files are written atomically: to a temporary file in the same folder, then ``os.replace``.
+Files are written atomically (:func:`tinyddpm.files.atomic_write`), with the mode ``open()`` gives.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,13 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
+from .classifier import Classifier, ClassifierConfig
+from .config import Config
+from .files import atomic_write
 from .schedules import NoiseSchedule
+from .sigma_net import SigmaNet, SigmaNetConfig
+from .unet import UNet, UNetConfig
+from .vae import VAE, VAEConfig
 
 FORMAT_VERSION = 1
 REGISTRY_FILE = "registry.json"
@@ -40,35 +46,18 @@ class CheckpointError(ValueError):
         self.problem = problem
 
 
-def _architectures() -> dict[str, tuple[type, type]]:
-    """Architecture name -> (config class, model class). Imported lazily to avoid cycles."""
-    from .unet import UNet, UNetConfig
-
-    archs: dict[str, tuple[type, type]] = {"unet": (UNetConfig, UNet)}
-    try:
-        from .classifier import Classifier, ClassifierConfig
-
-        archs["classifier"] = (ClassifierConfig, Classifier)
-    except ImportError:
-        pass
-    try:
-        from .vae import VAE, VAEConfig
-
-        archs["vae"] = (VAEConfig, VAE)
-    except ImportError:
-        pass
-    try:
-        from .noise_level import SigmaNet, SigmaNetConfig
-
-        archs["sigma_net"] = (SigmaNetConfig, SigmaNet)
-    except ImportError:
-        pass
-    return archs
+#: Architecture name (as stored in a weights file) -> (config class, model class).
+ARCHITECTURES: dict[str, tuple[type[Config], type[nn.Module]]] = {
+    "unet": (UNetConfig, UNet),
+    "classifier": (ClassifierConfig, Classifier),
+    "vae": (VAEConfig, VAE),
+    "sigma_net": (SigmaNetConfig, SigmaNet),
+}
 
 
 def architecture_name(model: nn.Module) -> str:
     """The registry name of ``model``'s class."""
-    for name, (_, cls) in _architectures().items():
+    for name, (_, cls) in ARCHITECTURES.items():
         if type(model) is cls:
             return name
     raise TypeError(f"{type(model).__name__} is not a tinyddpm architecture")
@@ -88,19 +77,16 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, Tensor], header: di
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"tinyddpm": json.dumps(header, sort_keys=True)})
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(
+        path,
+        lambda tmp: save_file(tensors, tmp, metadata={"tinyddpm": json.dumps(header, sort_keys=True)}),
+        fsync=True,
+    )
 
 
-def load_tensors(path: str | os.PathLike, *, expected_sha256: str | None = None) -> tuple[dict[str, Tensor], dict]:
+def load_tensors(
+    path: str | os.PathLike, *, expected_sha256: str | None = None
+) -> tuple[dict[str, Tensor], dict]:
     """Read a tinyddpm safetensors file into ``(tensors, header)`` without unpickling anything."""
     p = Path(path)
     if not p.exists():
@@ -115,7 +101,9 @@ def load_tensors(path: str | os.PathLike, *, expected_sha256: str | None = None)
     if len(head) < 8:
         raise CheckpointError(p, "file is too short to be a safetensors file")
     if head[:2] in (b"PK", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05"):
-        raise CheckpointError(p, "looks like a pickle/zip (torch.save) file, which tinyddpm never loads; expected safetensors")
+        raise CheckpointError(
+            p, "looks like a pickle/zip (torch.save) file, which tinyddpm never loads; expected safetensors"
+        )
     header_len = int.from_bytes(head, "little")
     if header_len <= 0 or header_len + 8 > size:
         raise CheckpointError(p, "not a safetensors file, or truncated (header length does not fit the file)")
@@ -136,7 +124,9 @@ def load_tensors(path: str | os.PathLike, *, expected_sha256: str | None = None)
     except json.JSONDecodeError as e:
         raise CheckpointError(p, f"tinyddpm metadata is not valid JSON ({e})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT_VERSION:
-        raise CheckpointError(p, f"unsupported tinyddpm format {header.get('format') if isinstance(header, dict) else header!r}")
+        raise CheckpointError(
+            p, f"unsupported tinyddpm format {header.get('format') if isinstance(header, dict) else header!r}"
+        )
     return tensors, header
 
 
@@ -164,10 +154,9 @@ def load_model(
     """Load ``(model in eval mode, schedule or None, info)`` from a tinyddpm weights file."""
     tensors, header = load_tensors(path, expected_sha256=expected_sha256)
     arch = header.get("architecture")
-    archs = _architectures()
-    if arch not in archs:
-        raise CheckpointError(path, f"unknown architecture {arch!r} (known: {sorted(archs)})")
-    config_cls, model_cls = archs[arch]
+    if arch not in ARCHITECTURES:
+        raise CheckpointError(path, f"unknown architecture {arch!r} (known: {sorted(ARCHITECTURES)})")
+    config_cls, model_cls = ARCHITECTURES[arch]
     try:
         config = config_cls.from_dict(header.get("config") or {})
         model = model_cls(config)
@@ -177,10 +166,14 @@ def load_model(
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
-        raise CheckpointError(path, f"tensors do not match the {arch} config (missing {missing[:3]}, unexpected {extra[:3]})")
+        raise CheckpointError(
+            path, f"tensors do not match the {arch} config (missing {missing[:3]}, unexpected {extra[:3]})"
+        )
     for k, v in expected.items():
         if tensors[k].shape != v.shape:
-            raise CheckpointError(path, f"tensor {k!r} has shape {tuple(tensors[k].shape)}, the config needs {tuple(v.shape)}")
+            raise CheckpointError(
+                path, f"tensor {k!r} has shape {tuple(tensors[k].shape)}, the config needs {tuple(v.shape)}"
+            )
         if tensors[k].dtype != v.dtype:
             raise CheckpointError(path, f"tensor {k!r} has dtype {tensors[k].dtype}, expected {v.dtype}")
         if v.is_floating_point() and not bool(torch.isfinite(tensors[k]).all()):
@@ -197,8 +190,12 @@ def load_model(
 
 
 # ---- shipped models --------------------------------------------------------------------
+@functools.cache
 def registry() -> dict[str, dict]:
-    """The shipped models: name -> {"file", "sha256", ...recorded facts} (from weights/registry.json)."""
+    """The shipped models: name -> {"file", "sha256", ...recorded facts} (from weights/registry.json).
+
+    Read once per process (it is package data); treat the result as read-only.
+    """
     ref = resources.files("tinyddpm").joinpath("weights", REGISTRY_FILE)
     if not ref.is_file():
         return {}
@@ -213,11 +210,29 @@ def pretrained_path(name: str) -> Path:
     return Path(str(resources.files("tinyddpm").joinpath("weights", reg[name]["file"])))
 
 
+@functools.lru_cache(maxsize=16)
+def _load_verified(
+    path: Path, sha256: str, size: int, mtime_ns: int
+) -> tuple[nn.Module, NoiseSchedule | None]:
+    model, schedule, _ = load_model(path, expected_sha256=sha256)
+    return model.requires_grad_(False), schedule
+
+
 def pretrained(name: str = "ddpm") -> tuple[nn.Module, NoiseSchedule | None]:
     """Load a shipped model by name, verifying its recorded sha256: ``(model, schedule or None)``.
 
-    >>> model, schedule = pretrained("ddpm")  # doctest: +SKIP
+    Each model is read, hashed and built once per process: later calls return the same module
+    (in eval mode, parameters frozen) as long as its file is unchanged (keyed by path, recorded
+    sha256, size and modification time). It is shared: to train or modify it, load a private
+    copy with ``load_model(pretrained_path(name))``.
+
+    >>> model, schedule = pretrained("ddpm")
+    >>> pretrained("ddpm")[0] is model
+    True
     """
     path = pretrained_path(name)
-    model, schedule, _ = load_model(path, expected_sha256=registry()[name]["sha256"])
-    return model, schedule
+    try:
+        st = path.stat()
+    except OSError:
+        raise CheckpointError(path, "no such file") from None
+    return _load_verified(path, registry()[name]["sha256"], st.st_size, st.st_mtime_ns)

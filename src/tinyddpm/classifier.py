@@ -7,21 +7,21 @@ clean digits with small random shifts. Inputs are pixels in [0, 1], shape (N, 1,
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import JSONConfig
-from .data import epoch_batches, optimizer_step
+from .config import Config
+from .optim import adamw_one_cycle, fit
+from .seeding import seeded_init
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 @dataclass(frozen=True)
-class ClassifierConfig(JSONConfig):
+class ClassifierConfig(Config):
     channels: tuple[int, int] = (32, 64)
     hidden: int = 128
     dropout: float = 0.3
@@ -36,14 +36,24 @@ class Classifier(nn.Module):
         self.config = config
         c1, c2 = config.channels
         self.conv = nn.Sequential(
-            nn.Conv2d(1, c1, 3, padding=1), nn.BatchNorm2d(c1), nn.ReLU(),
-            nn.Conv2d(c1, c1, 3, padding=1), nn.BatchNorm2d(c1), nn.ReLU(),
+            nn.Conv2d(1, c1, 3, padding=1),
+            nn.BatchNorm2d(c1),
+            nn.ReLU(),
+            nn.Conv2d(c1, c1, 3, padding=1),
+            nn.BatchNorm2d(c1),
+            nn.ReLU(),
             nn.MaxPool2d(2),  # (B, c1, 14, 14)
-            nn.Conv2d(c1, c2, 3, padding=1), nn.BatchNorm2d(c2), nn.ReLU(),
-            nn.Conv2d(c2, c2, 3, padding=1), nn.BatchNorm2d(c2), nn.ReLU(),
+            nn.Conv2d(c1, c2, 3, padding=1),
+            nn.BatchNorm2d(c2),
+            nn.ReLU(),
+            nn.Conv2d(c2, c2, 3, padding=1),
+            nn.BatchNorm2d(c2),
+            nn.ReLU(),
             nn.MaxPool2d(2),  # (B, c2, 7, 7)
         )
-        self.fc = nn.Sequential(nn.Flatten(), nn.Dropout(config.dropout), nn.Linear(c2 * 49, config.hidden), nn.ReLU())
+        self.fc = nn.Sequential(
+            nn.Flatten(), nn.Dropout(config.dropout), nn.Linear(c2 * 49, config.hidden), nn.ReLU()
+        )
         self.head = nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.hidden, config.num_classes))
 
     def features(self, x: Tensor) -> Tensor:
@@ -75,25 +85,33 @@ def train_classifier(
     seed: int = 0,
     progress: bool = True,
 ) -> tuple[Classifier, dict]:
-    """Train on uint8 (N, 28, 28) digits with AdamW and a one-cycle learning rate; returns (model, info)."""
-    from tqdm.auto import tqdm
+    """Train on uint8 (N, 28, 28) digits with AdamW and a one-cycle learning rate; returns (model, info).
 
-    torch.manual_seed(seed)
+    Batches are shifted by up to 2 pixels at random. All randomness comes from ``seed``: the
+    batches and shifts from a generator, the initial weights and dropout masks from torch's
+    default generator, forked and seeded (:func:`tinyddpm.seeding.seeded_init`).
+    """
     g = torch.Generator().manual_seed(seed)
-    model = Classifier(config)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    steps = epochs * (len(images) // batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
-    x_all = images.float().div(255).unsqueeze(1)
-    t0 = time.time()
-    bar = tqdm(total=steps, disable=not progress, desc="classifier")
-    model.train()
-    for idx in epoch_batches(len(images), batch_size, epochs, g):
-        x = random_shift(x_all[idx], 2, g)
-        loss = optimizer_step(F.cross_entropy(model(x), labels[idx]), opt, sched)
-        bar.update(1)
-        bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-    bar.close()
-    model.eval()
-    return model, {"epochs": epochs, "steps": steps, "batch_size": batch_size, "lr": lr, "seed": seed,
-                   "wall_time_s": round(time.time() - t0, 1)}
+    x_all = images.float().div(255).unsqueeze(1)  # (N, 1, 28, 28)
+    with seeded_init(seed):
+        model = Classifier(config)
+        opt, sched = adamw_one_cycle(
+            model, lr=lr, steps=epochs * (len(images) // batch_size), weight_decay=1e-4
+        )
+
+        def batch_loss(idx: Tensor) -> Tensor:
+            return F.cross_entropy(model(random_shift(x_all[idx], 2, g)), labels[idx])
+
+        info = fit(
+            model,
+            batch_loss,
+            len(images),
+            opt=opt,
+            sched=sched,
+            epochs=epochs,
+            batch_size=batch_size,
+            generator=g,
+            desc="classifier",
+            progress=progress,
+        )
+    return model, {**info, "lr": lr, "seed": seed}

@@ -83,17 +83,6 @@ def epoch_batches(n: int, batch_size: int, epochs: int, generator: torch.Generat
             yield perm[j * batch_size : (j + 1) * batch_size]
 
 
-def optimizer_step(loss: Tensor, opt: torch.optim.Optimizer, sched=None) -> float:  # noqa: ANN001
-    """One step of the small training loops: backpropagate ``loss``, step ``opt`` (and ``sched``);
-    returns the loss as a float for the progress bar."""
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-    if sched is not None:
-        sched.step()
-    return float(loss.detach())
-
-
 def add_noise(images: Tensor, sigma: float | Tensor, *, generator: torch.Generator | None = None) -> Tensor:
     """y = x + sigma * n, n ~ N(0, I), in pixel units; not clipped (clipping breaks y = x_t / sqrt(ab))."""
     sigma = torch.as_tensor(sigma, dtype=images.dtype)

@@ -4,7 +4,8 @@
 - ``q_step``: one step of the forward Markov chain q(x_t | x_{t-1}) (Eq. 2)
 - ``predict_x0``: x_0 from a noise prediction, Tweedie's estimate of E[x_0 | x_t] (Eq. 15)
 - ``q_posterior``: q(x_s | x_t, x_0) for any 0 <= s < t, of which Eq. 6-7 is the case s = t - 1
-- ``loss``: the simplified epsilon objective L_simple (Eq. 14), at continuous t
+- ``loss``: the simplified epsilon objective L_simple (Eq. 14), at continuous t: what training calls
+- ``supervised_loss``: E || f(x0 + s n, s) - x0 ||^2, the objective of a direct denoiser at one s
 - ``prior_kl``: KL(q(x_T | x_0) || N(0, I)), the prior term L_T of the variational bound (Eq. 5)
 
 The noise-prediction model is any callable ``eps_model(x_t, t, y=None) -> eps`` with ``x_t`` of
@@ -118,8 +119,19 @@ def loss(
 ) -> Tensor:
     """L_simple = E || eps - eps_theta(sqrt(ab_t) x0 + sqrt(1 - ab_t) eps, t) ||^2 (Eq. 14).
 
-    ``t`` holds continuous timesteps, shape (N,). Returns the mean over batch and pixels.
+    ``t`` holds continuous timesteps, shape (N,). The model may run under autocast: its output
+    is compared with ``noise`` in ``noise``'s dtype. Returns the mean over batch and pixels.
     """
-    x_t = q_sample(x0, t, noise, schedule)
+    x_t = q_sample(x0, t, noise, schedule)  # (N, C, H, W), Eq. 4
     eps = eps_model(x_t, t.to(x0.dtype), y) if y is not None else eps_model(x_t, t.to(x0.dtype))
-    return torch.mean((eps - noise) ** 2)
+    return torch.mean((eps.to(noise.dtype) - noise) ** 2)
+
+
+def supervised_loss(model: EpsModel, x0: Tensor, s: float, noise: Tensor) -> Tensor:
+    """E || f(x0 + s n, s) - x0 ||^2 at one model-unit noise level ``s``.
+
+    Not a diffusion loss: the network is asked for x0 directly, so its minimiser is the MMSE
+    denoiser E[x0 | y] at that one noise level (the supervised reference of the benchmarks).
+    """
+    x_hat = model(x0 + s * noise, torch.full((x0.shape[0],), s, dtype=x0.dtype, device=x0.device))
+    return torch.mean((x_hat.to(x0.dtype) - x0) ** 2)

@@ -2,28 +2,79 @@
 
 Protocol: clean digits x in [0, 1], y = x + sigma n with n ~ N(0, I) from a seeded generator,
 *not* clipped; the denoiser sees y and sigma; PSNR per image against x (mean over images), plus
-the PSNR of the pooled MSE and, with a classifier, how often the digit's identity survives.
+the PSNR of the pooled MSE, the same after quantising the output to 8 bits (the protocol of
+Soltanayev & Chun 2018), SSIM (Wang et al. 2004) and, with a classifier, how often the digit's
+identity survives. ``score`` computes all of these for one set of outputs; ``evaluate_denoiser``
+runs a denoiser over noise levels; ``score_model`` scores a shipped model the way MODELS.md and
+the registry record it; ``machine`` says where a measurement ran.
 """
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .data import add_noise
-from .metrics import identity_accuracy, pooled_psnr, psnr, ssim
+from .checkpoint import architecture_name, load_model, pretrained_path, registry
+from .data import SAMPLE_FILE, add_noise, load_sample
+from .denoise import denoise
+from .metrics import identity_accuracy, mse, pooled_psnr, psnr, ssim
+from .noise_level import estimate_sigma_learned, estimate_sigma_mad
+from .precision import autocast_dtype
+from .schedules import NoiseSchedule
+from .supervised import supervised_denoise
 
 Denoiser = Callable[[Tensor, float], Tensor]
+
+TEST_SIGMAS = (0.1, 0.2, 0.3, 0.5)  # the noise levels of MODELS.md's test tables (pixel units)
+SAMPLE_SIGMAS = (0.2, 0.5)  # the diffusion model's figures recorded in the registry
+SIGMA_ESTIMATE_LEVELS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)  # sigma_net's test table
+SIGMA_ESTIMATE_DIGITS = 2000  # sigma_net's test table uses the first 2,000 digits (skimage runs per image)
 
 
 def noisy_set(images: Tensor, sigma: float, *, seed: int = 0) -> Tensor:
     """The fixed noisy version of ``images`` at ``sigma`` (pixel units) used by every evaluation."""
     g = torch.Generator().manual_seed(seed * 1000 + round(sigma * 1e4))
     return add_noise(images, sigma, generator=g)
+
+
+def quantize_uint8(images: Tensor) -> Tensor:
+    """Pixel images as an 8-bit file would hold them: clipped to [0, 1], rounded to k / 255."""
+    return torch.round(images.clamp(0, 1) * 255) / 255
+
+
+def score(
+    x_hat: Tensor, x: Tensor, *, labels: Tensor | None = None, classifier: nn.Module | None = None
+) -> dict[str, Any]:
+    """How close outputs ``x_hat`` are to clean digits ``x``, both (N, 1, 28, 28) in pixel units.
+
+    ``images``; ``psnr`` (mean per-image dB); ``psnr_pooled`` (PSNR of the MSE pooled over the
+    set); ``psnr_pooled_uint8`` (the same after ``quantize_uint8``); ``ssim`` (mean per image);
+    ``identity`` (fraction the classifier reads as ``labels``, only with both); ``mse`` (mean).
+
+    >>> x = torch.zeros(2, 1, 28, 28)
+    >>> score(x + 0.1, x)["psnr"]  # 10 log10(1 / 0.1^2)
+    20.0
+    """
+    out: dict[str, Any] = {
+        "images": len(x),
+        "psnr": round(float(psnr(x_hat, x).mean()), 3),
+        "psnr_pooled": round(pooled_psnr(x_hat, x), 3),
+        "psnr_pooled_uint8": round(pooled_psnr(quantize_uint8(x_hat), x), 3),
+        "ssim": round(float(ssim(x_hat, x).mean()), 4),
+    }
+    if classifier is not None and labels is not None:
+        out["identity"] = round(identity_accuracy(classifier, x_hat, labels), 4)
+    out["mse"] = float(mse(x_hat, x).mean())
+    return out
 
 
 def evaluate_denoiser(
@@ -34,12 +85,11 @@ def evaluate_denoiser(
     labels: Tensor | None = None,
     classifier: nn.Module | None = None,
     seed: int = 0,
-    with_ssim: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Scores of ``denoiser(y, sigma) -> x_hat`` at each sigma: ``{str(sigma): {...}}``.
 
-    Each entry has ``psnr`` (mean per-image dB), ``psnr_pooled``, ``psnr_noisy`` (the input's),
-    ``seconds`` and ``images``; ``ssim`` with ``with_ssim``; ``identity`` with a classifier.
+    Each entry holds ``score``'s keys (``identity`` with a classifier and labels), plus
+    ``psnr_noisy`` (the input's mean PSNR) and ``seconds`` (the denoiser's wall time).
     """
     out: dict[str, dict[str, Any]] = {}
     for sigma in sigmas:
@@ -47,16 +97,217 @@ def evaluate_denoiser(
         t0 = time.perf_counter()
         x_hat = denoiser(y, sigma)
         dt = time.perf_counter() - t0
-        row: dict[str, Any] = {
-            "psnr": round(float(psnr(x_hat, images).mean()), 3),
-            "psnr_pooled": round(pooled_psnr(x_hat, images), 3),
-            "psnr_noisy": round(float(psnr(y, images).mean()), 3),
-            "seconds": round(dt, 2),
-            "images": len(images),
-        }
-        if with_ssim:
-            row["ssim"] = round(float(ssim(x_hat, images).mean()), 4)
-        if classifier is not None and labels is not None:
-            row["identity"] = round(identity_accuracy(classifier, x_hat, labels), 4)
+        row = score(x_hat, images, labels=labels, classifier=classifier)
+        row["psnr_noisy"] = round(float(psnr(y, images).mean()), 3)
+        row["seconds"] = round(dt, 2)
         out[str(sigma)] = row
     return out
+
+
+@torch.no_grad()
+def vae_reconstruction(vae: nn.Module, images: Tensor, *, batch_size: int = 1000) -> Tensor:
+    """The VAE's deterministic reconstruction decode(mu(images)) (``VAE.forward``), in batches, no autograd.
+
+    Images are passed as given (a noisy y is not clipped), like the chapter-1 experiment.
+    """
+    return torch.cat([vae(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+
+
+def sample_test_indices() -> Tensor:
+    """The MNIST test-set index of each digit ``load_sample`` returns, in its order: (1000,) int64."""
+    with resources.files("tinyddpm").joinpath("assets", SAMPLE_FILE).open("rb") as f:
+        return torch.from_numpy(np.load(f)["test_indices"].astype(np.int64))
+
+
+def machine(*, precision: str = "auto", device: str = "cpu") -> dict[str, Any]:
+    """Where a measurement ran: CPU model, cores, torch threads, ``OMP_NUM_THREADS``, versions, precision.
+
+    ``precision`` is the dtype a network's forward pass runs in on ``device`` when ``denoise`` and
+    ``sample`` are given ``precision`` (default ``"auto"``: bfloat16 where the hardware has it, see
+    :mod:`tinyddpm.precision`); ``default_dtype`` is what every other tensor holds, and
+    ``float32_matmul_precision`` whether float32 matrix products may use faster, lower-precision units.
+    """
+    net_dtype = autocast_dtype(nn.Module(), precision, torch.device(device)) or torch.get_default_dtype()
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "precision": str(net_dtype).removeprefix("torch."),
+        "default_dtype": str(torch.get_default_dtype()).removeprefix("torch."),
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+    }
+
+
+# ---- shipped models: one scorer per kind of model ------------------------------------------
+# A scorer returns the compact figures the registry records (full=False) or the test tables of
+# MODELS.md (full=True) for a model on digits x (N, 1, 28, 28) in [0, 1] with their labels.
+ModelScorer = Callable[..., dict[str, Any]]
+
+
+def _score_ddpm(
+    model: nn.Module,
+    x: Tensor,
+    labels: Tensor | None,
+    *,
+    schedule: NoiseSchedule | None,
+    info: dict,
+    classifier: nn.Module | None,
+    full: bool,
+) -> dict[str, Any]:
+    den = lambda y, s: denoise(y, s, model=model, schedule=schedule)  # noqa: E731
+    if full:
+        rows = evaluate_denoiser(den, x, TEST_SIGMAS, labels=labels, classifier=classifier)
+        return {"posterior_mean": rows, "alpha_bar_T": float(schedule.alpha_bar[-1])}
+    rows = evaluate_denoiser(den, x, SAMPLE_SIGMAS)
+    return {f"psnr_posterior_mean@{s}": v["psnr"] for s, v in rows.items()}
+
+
+def _score_supervised(
+    model: nn.Module,
+    x: Tensor,
+    labels: Tensor | None,
+    *,
+    schedule: NoiseSchedule | None,
+    info: dict,
+    classifier: nn.Module | None,
+    full: bool,
+) -> dict[str, Any]:
+    s0 = (info.get("train_config") or {}).get("supervised_sigma")
+    if s0 is None:
+        raise ValueError("a supervised denoiser's sigma is in its info: pass info= as load_model returned it")
+    s0 = float(s0)
+    den = lambda y, s: supervised_denoise(model, y, s0)  # noqa: E731
+    if full:
+        return evaluate_denoiser(den, x, (s0,), labels=labels, classifier=classifier)
+    return {f"psnr@{s0}": evaluate_denoiser(den, x, (s0,))[str(s0)]["psnr"]}
+
+
+def _score_classifier(
+    model: nn.Module,
+    x: Tensor,
+    labels: Tensor | None,
+    *,
+    schedule: NoiseSchedule | None,
+    info: dict,
+    classifier: nn.Module | None,
+    full: bool,
+) -> dict[str, Any]:
+    if labels is None:
+        raise ValueError("scoring a classifier needs the digits' labels")
+    acc = lambda images: round(identity_accuracy(model, images, labels), 4)  # noqa: E731
+    out = {"accuracy_clean": acc(x)}
+    if full:
+        out.update({f"accuracy_noisy@{s}": acc(noisy_set(x, s)) for s in TEST_SIGMAS})
+    return out
+
+
+def _score_vae(
+    model: nn.Module,
+    x: Tensor,
+    labels: Tensor | None,
+    *,
+    schedule: NoiseSchedule | None,
+    info: dict,
+    classifier: nn.Module | None,
+    full: bool,
+) -> dict[str, Any]:
+    out = {"psnr_clean": score(vae_reconstruction(model, x), x)["psnr"]}
+    if full:
+        for s, v in evaluate_denoiser(lambda y, s: vae_reconstruction(model, y), x, TEST_SIGMAS).items():
+            out[f"psnr_noisy_input@{s}"] = v["psnr_noisy"]
+            out[f"psnr_reconstruction@{s}"] = v["psnr"]
+    return out
+
+
+def _score_sigma_net(
+    model: nn.Module,
+    x: Tensor,
+    labels: Tensor | None,
+    *,
+    schedule: NoiseSchedule | None,
+    info: dict,
+    classifier: nn.Module | None,
+    full: bool,
+) -> dict[str, Any]:
+    rel_err = lambda est, s: (est / s - 1).abs()  # noqa: E731
+    if not full:
+        est = estimate_sigma_learned(noisy_set(x, 0.3), model)
+        return {"median_rel_err@0.3": round(float(rel_err(est, 0.3).median()), 4)}
+    from skimage.restoration import estimate_sigma as sk_estimate
+
+    sub = x[:SIGMA_ESTIMATE_DIGITS]
+    out: dict[str, Any] = {"digits": len(sub)}
+    for s in SIGMA_ESTIMATE_LEVELS:
+        y = noisy_set(sub, s)
+        ests = {
+            "learned": estimate_sigma_learned(y, model),
+            "mad": estimate_sigma_mad(y),
+            "skimage": torch.tensor([sk_estimate(im[0].numpy()) for im in y]),
+        }
+        out[str(s)] = {
+            k: {
+                "median_rel_err": round(float(rel_err(e, s).median()), 4),
+                "p90_rel_err": round(float(rel_err(e, s).quantile(0.9)), 4),
+            }
+            for k, e in ests.items()
+        }
+    return out
+
+
+MODEL_SCORERS: dict[str, ModelScorer] = {
+    "ddpm": _score_ddpm,  # a U-Net with a noise schedule: one-step posterior-mean denoising
+    "supervised": _score_supervised,  # a U-Net without one: a direct denoiser at its training sigma
+    "classifier": _score_classifier,
+    "vae": _score_vae,
+    "sigma_net": _score_sigma_net,
+}
+
+
+def model_kind(model: nn.Module, schedule: NoiseSchedule | None) -> str:
+    """The key of ``MODEL_SCORERS`` for a loaded model: its architecture, a U-Net split by its job."""
+    arch = architecture_name(model)
+    if arch == "unet":
+        return "ddpm" if schedule is not None else "supervised"
+    return arch
+
+
+def score_model(
+    name_or_model: str | nn.Module,
+    images: Tensor | None = None,
+    labels: Tensor | None = None,
+    *,
+    schedule: NoiseSchedule | None = None,
+    info: dict | None = None,
+    classifier: nn.Module | None = None,
+    full: bool = False,
+) -> dict[str, Any]:
+    """Score a shipped model (by registry name, sha256 checked) or a loaded one on digits in [0, 1].
+
+    ``images`` and ``labels`` default to the bundled sample. A loaded model needs the ``schedule``
+    and ``info`` that ``load_model`` returned with it (a supervised denoiser's sigma is in ``info``).
+    ``full=False`` gives the figures the registry records, e.g. ``{"accuracy_clean": 0.995}``;
+    ``full=True`` the test tables of MODELS.md (with a ``classifier``: identity kept).
+
+    >>> score_model("classifier")  # doctest: +SKIP
+    {'accuracy_clean': 0.995}
+    """
+    if isinstance(name_or_model, str):
+        path, sha = pretrained_path(name_or_model), registry()[name_or_model]["sha256"]
+        model, schedule, info = load_model(path, expected_sha256=sha)
+    else:
+        model = name_or_model
+    if images is None:
+        images, labels = load_sample()
+    scorer = MODEL_SCORERS[model_kind(model, schedule)]
+    return scorer(model, images, labels, schedule=schedule, info=info or {}, classifier=classifier, full=full)

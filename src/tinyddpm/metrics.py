@@ -51,7 +51,9 @@ def ssim(x: Tensor, ref: Tensor, *, data_range: float = 1.0, win: int = 7) -> Te
 @torch.no_grad()
 def predict_labels(classifier: nn.Module, images: Tensor, *, batch_size: int = 1000) -> Tensor:
     """The classifier's predicted digit for each (N, 1, 28, 28) pixel-unit image: (N,) long."""
-    out = [classifier(images[i : i + batch_size].float()).argmax(1) for i in range(0, len(images), batch_size)]
+    out = [
+        classifier(images[i : i + batch_size].float()).argmax(1) for i in range(0, len(images), batch_size)
+    ]
     return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
 
 
@@ -63,7 +65,10 @@ def identity_accuracy(classifier: nn.Module, images: Tensor, labels: Tensor) -> 
 @torch.no_grad()
 def classifier_features(classifier: nn.Module, images: Tensor, *, batch_size: int = 1000) -> Tensor:
     """The classifier's penultimate features of (N, 1, 28, 28) pixel-unit images: (N, D) float64."""
-    out = [classifier.features(images[i : i + batch_size].float()).double() for i in range(0, len(images), batch_size)]
+    out = [
+        classifier.features(images[i : i + batch_size].float()).double()
+        for i in range(0, len(images), batch_size)
+    ]
     return torch.cat(out)
 
 

@@ -28,7 +28,24 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from .config import Config
+
 ScheduleKind = Literal["linear", "cosine"]
+
+
+@dataclass(frozen=True)
+class ScheduleConfig(Config):
+    """What rebuilds a schedule: its kind, T, and the parameters of that kind.
+
+    ``s`` is the cosine schedule's offset (iDDPM Eq. 17); ``beta_1`` and ``beta_T`` are the
+    linear schedule's end points (DDPM Sec. 4). The parameters of the other kind are ignored.
+    """
+
+    kind: str = "cosine"
+    T: int = 1000
+    s: float = 0.008
+    beta_1: float = 1e-4
+    beta_T: float = 0.02
 
 
 def linear_betas(T: int, beta_1: float = 1e-4, beta_T: float = 0.02) -> Tensor:
@@ -60,6 +77,7 @@ class NoiseSchedule:
     kind: str
     T: int
     betas: Tensor = field(repr=False)
+    s: float | None = None  # the cosine offset, kept so that ``config()`` can rebuild the schedule
 
     def __post_init__(self) -> None:
         if self.T < 1:
@@ -83,25 +101,27 @@ class NoiseSchedule:
     @classmethod
     def cosine(cls, T: int = 1000, *, s: float = 0.008) -> NoiseSchedule:
         """The improved-DDPM cosine schedule (Nichol & Dhariwal 2021, Eq. 17)."""
-        return cls("cosine", T, cosine_betas(T, s))
+        return cls("cosine", T, cosine_betas(T, s), s=s)
 
     @classmethod
-    def from_config(cls, config: dict) -> NoiseSchedule:
-        """Rebuild a schedule from :meth:`config` (as stored in checkpoints)."""
-        kind, T = config.get("kind"), config.get("T")
-        if not isinstance(T, int):
-            raise ValueError(f"schedule config needs an integer T, got {T!r}")
-        if kind == "linear":
-            return cls.linear(T, beta_1=config.get("beta_1", 1e-4), beta_T=config.get("beta_T", 0.02))
-        if kind == "cosine":
-            return cls.cosine(T, s=config.get("s", 0.008))
-        raise ValueError(f"unknown schedule kind {kind!r} (expected 'linear' or 'cosine')")
+    def from_config(cls, config: ScheduleConfig | dict) -> NoiseSchedule:
+        """Rebuild a schedule from :meth:`config` (as stored in checkpoints); strict about keys."""
+        c = config if isinstance(config, ScheduleConfig) else ScheduleConfig.from_dict(config)
+        if c.kind == "linear":
+            return cls.linear(c.T, beta_1=c.beta_1, beta_T=c.beta_T)
+        if c.kind == "cosine":
+            return cls.cosine(c.T, s=c.s)
+        raise ValueError(f"unknown schedule kind {c.kind!r} (expected 'linear' or 'cosine')")
 
     def config(self) -> dict:
-        """A JSON-serialisable description that :meth:`from_config` turns back into this schedule."""
+        """The JSON form of this schedule's :class:`ScheduleConfig`: :meth:`from_config` rebuilds it."""
         if self.kind == "linear":
-            return {"kind": "linear", "T": self.T, "beta_1": float(self.betas[0]), "beta_T": float(self.betas[-1])}
-        return {"kind": self.kind, "T": self.T}
+            c = ScheduleConfig("linear", self.T, beta_1=float(self.betas[0]), beta_T=float(self.betas[-1]))
+        elif self.kind == "cosine":
+            c = ScheduleConfig("cosine", self.T, s=0.008 if self.s is None else self.s)
+        else:
+            raise ValueError(f"a {self.kind!r} schedule has no config (built from raw betas)")
+        return c.to_dict()
 
     # ---- grid quantities (Ho et al. 2020, Eqs. 4, 6, 7) ----------------------------------
     @property
@@ -122,13 +142,19 @@ class NoiseSchedule:
 
     @property
     def posterior_mean_coef1(self) -> Tensor:
-        """Coefficient of x0 in mu_tilde_t: sqrt(alpha_bar_{t-1}) beta_t / (1 - alpha_bar_t) (Eq. 7)."""
+        """Coefficient of x0 in the posterior mean mu_tilde_t (Eq. 7).
+
+        ``sqrt(alpha_bar_{t-1}) beta_t / (1 - alpha_bar_t)``
+        """
         ab = self.alpha_bar
         return ab[:-1].sqrt() * self.betas / (1 - ab[1:])
 
     @property
     def posterior_mean_coef2(self) -> Tensor:
-        """Coefficient of x_t in mu_tilde_t: sqrt(alpha_t) (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) (Eq. 7)."""
+        """Coefficient of x_t in the posterior mean mu_tilde_t (Eq. 7).
+
+        ``sqrt(alpha_t) (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t)``
+        """
         ab = self.alpha_bar
         return self.alphas.sqrt() * (1 - ab[:-1]) / (1 - ab[1:])
 

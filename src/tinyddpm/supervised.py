@@ -6,25 +6,16 @@ E[x | y] at that sigma: the best PSNR any denoiser can reach there on average. I
 close the diffusion model's one-step posterior mean (which serves every sigma) comes to it.
 
     tinyddpm train --out runs/supervised_0.2 --supervised-sigma 0.2
+
+Their recipe is :func:`tinyddpm.train.supervised_config`; this module applies them.
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import torch
 from torch import Tensor, nn
 
 from .data import to_model, to_pixels
-from .train import TrainConfig
-from .unet import UNetConfig
-
-
-def supervised_config(sigma: float, **overrides) -> TrainConfig:
-    """The recipe of a reference denoiser at ``sigma`` (pixel units): unconditional U-Net, MSE."""
-    unet = UNetConfig(num_classes=None).to_dict()
-    base = TrainConfig(objective="supervised", supervised_sigma=sigma, unet=unet, steps=1500, warmup_steps=100, p_uncond=0.0, t_sampling="uniform")
-    return replace(base, **overrides)
 
 
 @torch.no_grad()

@@ -14,21 +14,25 @@ Runs unchanged under ``torchrun`` (DistributedDataParallel, gloo on CPU, nccl on
 rank draws the same global batch and trains on its slice, so the result matches one process
 with the same global batch.
 
+The pieces, each small enough to read on its own: ``TrainConfig`` (the whole recipe),
+``training_batch`` (what step k sees), ``train_step`` (loss under autocast, backward, clip,
+optimizer, EMA), :class:`RunFolder` (the run's lock, log and checkpoints) and ``train`` (the
+loop that strings them together).
+
     tinyddpm train --out runs/ddpm --steps 6000
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import json
+import fcntl
 import math
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.distributed as dist
@@ -36,17 +40,20 @@ from torch import Tensor, nn
 
 from . import diffusion
 from .checkpoint import CheckpointError, load_tensors, save_model, save_tensors
+from .config import Config
 from .data import load_mnist, to_model
-from .schedules import NoiseSchedule
+from .schedules import NoiseSchedule, ScheduleConfig
+from .seeding import generator, seeded_init
 from .unet import UNet, UNetConfig, num_parameters
 
 STATE_FILE = "state.safetensors"
 EMA_FILE = "ema.safetensors"
 LOG_FILE = "log.csv"
+LOCK_FILE = ".lock"
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(Config):
     """Everything that determines a training run (stored in its checkpoints)."""
 
     steps: int = 6000
@@ -63,43 +70,29 @@ class TrainConfig:
     amp: bool = True  # bfloat16 autocast for the forward pass
     seed: int = 0
     checkpoint_every: int = 250
-    schedule: dict = field(default_factory=lambda: {"kind": "cosine", "T": 1000})
-    unet: dict = field(default_factory=lambda: UNetConfig().to_dict())
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    unet: UNetConfig = field(default_factory=UNetConfig)
     train_limit: int | None = None  # use only the first N training digits (tests)
     objective: str = "eps"  # "eps": diffusion (L_simple); "supervised": noisy -> clean at one sigma
     supervised_sigma: float = 0.2  # pixel units, for objective="supervised"
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["sigma_range"] = list(self.sigma_range)
-        d["unet"] = {k: list(v) if isinstance(v, tuple) else v for k, v in d["unet"].items()}
-        return d
+    def __post_init__(self) -> None:
+        self.check()
 
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        d = dict(d)
-        if "sigma_range" in d:
-            d["sigma_range"] = tuple(d["sigma_range"])
-        return cls(**d)
-
-
-def derived_seed(seed: int, stream: str, index: int) -> int:
-    """A 63-bit seed that depends only on (seed, stream, index)."""
-    digest = hashlib.sha256(f"{seed}:{stream}:{index}".encode()).digest()
-    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
-
-
-def generator(seed: int, stream: str, index: int) -> torch.Generator:
-    """A CPU generator for one (stream, index): the only source of randomness in training."""
-    return torch.Generator().manual_seed(derived_seed(seed, stream, index))
+    def check(self) -> None:
+        """Raise ``ValueError`` for a value no run can use (also called by :func:`train`)."""
+        if self.objective not in ("eps", "supervised"):
+            raise ValueError(f"unknown objective {self.objective!r} (expected 'eps' or 'supervised')")
+        if self.t_sampling not in ("uniform", "mixture"):
+            raise ValueError(f"unknown t_sampling {self.t_sampling!r} (expected 'uniform' or 'mixture')")
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
     """Linear warm-up to ``lr``, then cosine decay to ``lr * min_lr_ratio`` at ``steps``."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
-    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
-    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
 def sample_timesteps(cfg: TrainConfig, schedule: NoiseSchedule, n: int, gen: torch.Generator) -> Tensor:
@@ -112,12 +105,17 @@ def sample_timesteps(cfg: TrainConfig, schedule: NoiseSchedule, n: int, gen: tor
         t_sig = schedule.t_from_sigma(sig.clamp(max=schedule.max_sigma))
         pick = torch.rand(n, generator=gen) < 0.5
         t = torch.where(pick, t_sig, t)
-    elif cfg.t_sampling != "uniform":
-        raise ValueError(f"unknown t_sampling {cfg.t_sampling!r}")
     return t.clamp(min=1e-3)
 
 
-class _Batcher:
+class Batch(NamedTuple):
+    x0: Tensor  # (B, 1, 28, 28) model units
+    t: Tensor  # (B,) continuous timesteps, float64
+    noise: Tensor  # (B, 1, 28, 28) standard normal
+    y: Tensor | None  # (B,) labels, the null class num_classes where dropped; None: unconditional
+
+
+class Batcher:
     """Global batch k = positions [k B, (k+1) B) of epoch-wise permutations of the data."""
 
     def __init__(self, n: int, batch_size: int, seed: int) -> None:
@@ -130,8 +128,161 @@ class _Batcher:
     def indices(self, step: int) -> Tensor:
         epoch, j = divmod(step, self.per_epoch)
         if epoch != self._epoch:
-            self._epoch, self._perm = epoch, torch.randperm(self.n, generator=generator(self.seed, "epoch", epoch))
+            self._epoch, self._perm = (
+                epoch,
+                torch.randperm(self.n, generator=generator(self.seed, "epoch", epoch)),
+            )
         return self._perm[j * self.b : (j + 1) * self.b]
+
+
+def training_batch(
+    cfg: TrainConfig, step: int, images: Tensor, labels: Tensor, batcher: Batcher, schedule: NoiseSchedule
+) -> Batch:
+    """The global batch of step ``step``: a function of (cfg.seed, step) alone."""
+    gen = generator(cfg.seed, "step", step)
+    idx = batcher.indices(step)
+    t = sample_timesteps(cfg, schedule, cfg.batch_size, gen)
+    noise = torch.randn(cfg.batch_size, 1, 28, 28, generator=gen)
+    y = None
+    if cfg.unet.num_classes:
+        y = labels[idx].clone()
+        y[torch.rand(cfg.batch_size, generator=gen) < cfg.p_uncond] = cfg.unet.num_classes
+    return Batch(to_model(images[idx].float().div(255).unsqueeze(1)), t, noise, y)
+
+
+def train_step(
+    net: nn.Module,
+    ema: nn.Module,
+    opt: torch.optim.Optimizer,
+    batch: Batch,
+    schedule: NoiseSchedule,
+    cfg: TrainConfig,
+    step: int,
+) -> Tensor:
+    """One optimisation step; returns the (detached) loss of this worker's batch.
+
+    The loss is :func:`tinyddpm.diffusion.loss` (or ``supervised_loss``) with the network under
+    bfloat16 autocast when ``cfg.amp``; then backward, gradient clipping, AdamW at the step's
+    learning rate, and the EMA update with decay min(ema_decay, (1 + k) / (10 + k)).
+    """
+    model = net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
+    for g in opt.param_groups:
+        g["lr"] = learning_rate(cfg, step)
+    with torch.autocast(batch.x0.device.type, dtype=torch.bfloat16, enabled=cfg.amp):
+        if cfg.objective == "supervised":  # the reference denoiser: y = x0 + s n -> x0
+            loss = diffusion.supervised_loss(net, batch.x0, 2 * cfg.supervised_sigma, batch.noise)
+        else:
+            loss = diffusion.loss(net, batch.x0, batch.t, batch.noise, schedule, batch.y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if cfg.grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    opt.step()
+    with torch.no_grad():
+        d = min(cfg.ema_decay, (1 + step) / (10 + step))
+        for pe, pm in zip(ema.parameters(), model.parameters()):
+            pe.lerp_(pm, 1 - d)
+        for be, bm in zip(ema.buffers(), model.buffers()):
+            be.copy_(bm)
+    return loss.detach()
+
+
+class RunBusyError(RuntimeError):
+    """Another live process holds the run folder's lock."""
+
+
+class RunFolder:
+    """A training run's folder, owned by one process at a time: lock, log, resumable state.
+
+    ``acquire()`` takes an exclusive ``fcntl.flock`` on ``.lock`` (the OS releases it when the
+    holder dies, so a SIGKILLed run never blocks its own resume) and raises
+    :class:`RunBusyError` naming the holder's pid when another process has it.
+    """
+
+    def __init__(self, path: str | os.PathLike, cfg: TrainConfig) -> None:
+        self.path, self.cfg = Path(path), cfg
+        self.state, self.ema, self.log = self.path / STATE_FILE, self.path / EMA_FILE, self.path / LOG_FILE
+        self._lock: Any = None
+
+    def acquire(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        f = open(self.path / LOCK_FILE, "a+")  # noqa: SIM115 (held open while the run lives)
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            f.close()
+            raise RunBusyError(f"{self.path}: in use by another training run (pid {holder})") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        self._lock = f
+        for name in (STATE_FILE, EMA_FILE):
+            for stale in self.path.glob(f".{name}.*.tmp"):  # left by a write that was killed
+                stale.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()  # closing the file drops the flock
+            self._lock = None
+
+    def restore(self, model: nn.Module, ema: nn.Module, opt: torch.optim.Optimizer) -> tuple[int, float]:
+        """Load the last state into the modules; returns (step, elapsed seconds); (0, 0) if none."""
+        if not self.state.exists():
+            return 0, 0.0
+        tensors, header = load_tensors(self.state)
+        if header.get("kind") != "train_state":
+            raise CheckpointError(self.state, "not a training state file")
+        try:
+            same = TrainConfig.from_dict(header.get("train_config") or {}) == self.cfg
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            raise CheckpointError(
+                self.state, "was written by a run with a different TrainConfig; use another --out folder"
+            )
+        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+        state: dict[int, dict[str, Tensor]] = {}
+        for k, v in tensors.items():
+            if k.startswith("opt."):
+                _, idx, name = k.split(".", 2)
+                state.setdefault(int(idx), {})[name] = v
+        opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
+        return int(header["step"]), float(header.get("elapsed_s", 0.0))
+
+    def save(
+        self, model: nn.Module, ema: nn.Module, opt: torch.optim.Optimizer, step: int, elapsed: float
+    ) -> None:
+        """Atomically write the resumable state: weights, EMA weights, optimizer moments, step."""
+        tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
+        tensors.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
+        for idx, st in opt.state_dict()["state"].items():
+            for k, v in st.items():
+                tensors[f"opt.{idx}.{k}"] = torch.as_tensor(v)
+        header = {
+            "format": 1,
+            "kind": "train_state",
+            "train_config": self.cfg.to_dict(),
+            "step": step,
+            "elapsed_s": elapsed,
+        }
+        save_tensors(self.state, tensors, header)
+
+    def truncate_log(self, step: int) -> None:
+        """Drop log rows past ``step`` (written after the checkpoint a resumed run restarts from)."""
+        rows = [["step", "loss", "lr", "elapsed_s"]]
+        if self.log.exists():
+            with open(self.log, newline="") as f:
+                rows = [r for i, r in enumerate(csv.reader(f)) if i == 0 or int(r[0]) <= step]
+        with open(self.log, "w", newline="") as f:
+            csv.writer(f).writerows(rows)
+
+    def append_log(self, rows: list[list[Any]]) -> None:
+        with open(self.log, "a", newline="") as f:
+            csv.writer(f).writerows(rows)
 
 
 def _dist_info() -> tuple[int, int]:
@@ -148,39 +299,51 @@ def _maybe_init_distributed() -> bool:
     return False
 
 
-def _state_tensors(model: nn.Module, ema: nn.Module, opt: torch.optim.Optimizer) -> dict[str, Tensor]:
-    out = {f"model.{k}": v for k, v in model.state_dict().items()}
-    out.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
-    for idx, st in opt.state_dict()["state"].items():
-        for k, v in st.items():
-            out[f"opt.{idx}.{k}"] = torch.as_tensor(v)
-    return out
+def _device(device: str | torch.device | None, rank: int, world: int) -> torch.device:
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if dev.type == "cuda" and world > 1:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
+        dev = torch.device("cuda", torch.cuda.current_device())
+    return dev
 
 
-def _restore(path: Path, cfg: TrainConfig, model: nn.Module, ema: nn.Module, opt: torch.optim.Optimizer) -> tuple[int, float]:
-    tensors, header = load_tensors(path)
-    if header.get("kind") != "train_state":
-        raise CheckpointError(path, "not a training state file")
-    try:  # fields added to TrainConfig later take their defaults
-        stored = TrainConfig.from_dict(header.get("train_config") or {}).to_dict()
-    except TypeError:
-        stored = None
-    if stored != cfg.to_dict():
-        raise CheckpointError(path, "was written by a run with a different TrainConfig; use another --out folder")
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-    ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-    state: dict[int, dict[str, Tensor]] = {}
-    for k, v in tensors.items():
-        if k.startswith("opt."):
-            _, idx, name = k.split(".", 2)
-            state.setdefault(int(idx), {})[name] = v
-    opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
-    return int(header["step"]), float(header.get("elapsed_s", 0.0))
+def _all_reduce_mean(v: float, world: int, device: torch.device) -> float:
+    if world == 1:
+        return v
+    x = torch.tensor([v], device=device)
+    dist.all_reduce(x)
+    return float(x) / world
 
 
-def _save_state(path: Path, cfg: TrainConfig, model: nn.Module, ema: nn.Module, opt: torch.optim.Optimizer, step: int, elapsed: float) -> None:
-    header = {"format": 1, "kind": "train_state", "train_config": cfg.to_dict(), "step": step, "elapsed_s": elapsed}
-    save_tensors(path, _state_tensors(model, ema, opt), header)
+class _StopFlag:
+    """SIGINT / SIGTERM set a flag (the loop saves and returns) instead of killing the run."""
+
+    def __enter__(self) -> _StopFlag:
+        self.signal, self._old = None, {}
+        try:  # every rank: torchrun forwards SIGTERM to all workers; the flag is all-reduced
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._set)
+        except ValueError:  # not the main thread: no handlers
+            self._old = {}
+        return self
+
+    def _set(self, signum: int, _frame: Any) -> None:
+        self.signal = signum
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, h in self._old.items():
+            signal.signal(sig, h)
+
+
+def _checked(data: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    images, labels = data
+    if images.dtype != torch.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(
+            f"data images must be uint8 of shape (N, 28, 28), got {images.dtype} {tuple(images.shape)}"
+        )
+    if labels.shape != (images.shape[0],):
+        raise ValueError(f"got {labels.shape[0] if labels.ndim else 0} labels for {images.shape[0]} images")
+    return images, labels.long()
 
 
 def train(
@@ -188,6 +351,7 @@ def train(
     out_dir: str | os.PathLike,
     *,
     data_root: str | os.PathLike | None = None,
+    data: tuple[Tensor, Tensor] | None = None,
     progress: bool = True,
     max_minutes: float | None = None,
     device: str | torch.device | None = None,
@@ -198,175 +362,102 @@ def train(
     steps, written atomically), ``log.csv`` and finally ``ema.safetensors`` (the EMA model
     with its schedule, loadable by :func:`tinyddpm.checkpoint.load_model`). Rerunning the same
     command resumes from the last state. SIGINT and SIGTERM save the state and return early;
-    so does ``max_minutes`` of wall time in this sitting.
+    so does ``max_minutes`` of wall time in this sitting. ``data`` = (uint8 images (N, 28, 28),
+    labels (N,)) trains on those digits instead of the MNIST training set under ``data_root``
+    (the book's live demo uses the bundled sample). A second run on the same folder while
+    this one lives raises :class:`RunBusyError`.
     """
     from tqdm.auto import tqdm
 
+    cfg.check()
     joined = _maybe_init_distributed()
     rank, world = _dist_info()
     if cfg.batch_size % world:
         raise ValueError(f"batch size {cfg.batch_size} is not divisible by {world} workers")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if device.type == "cuda" and world > 1:
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
-        device = torch.device("cuda", torch.cuda.current_device())
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-
-    if cfg.objective not in ("eps", "supervised"):
-        raise ValueError(f"unknown objective {cfg.objective!r} (expected 'eps' or 'supervised')")
+    dev = _device(device, rank, world)
+    run = RunFolder(out_dir, cfg)
+    if rank == 0:
+        run.acquire()
     schedule = NoiseSchedule.from_config(cfg.schedule)
-    images, labels = load_mnist(train=True, root=data_root)
-    if cfg.train_limit is not None:
-        images, labels = images[: cfg.train_limit], labels[: cfg.train_limit]
-    batcher = _Batcher(len(images), cfg.batch_size, cfg.seed)
-    unet_cfg = UNetConfig.from_dict(cfg.unet)
-
-    torch.manual_seed(cfg.seed)  # only the initial weights use the global RNG
-    model = UNet(unet_cfg).to(device)
-    ema = UNet(unet_cfg).to(device)
+    images, labels = load_mnist(train=True, root=data_root) if data is None else _checked(data)
+    images, labels = images[: cfg.train_limit], labels[: cfg.train_limit]
+    batcher = Batcher(len(images), cfg.batch_size, cfg.seed)
+    with seeded_init(cfg.seed):  # the initial weights: the only draws from torch's default RNG, forked
+        model, ema = UNet(cfg.unet).to(dev), UNet(cfg.unet).to(dev).requires_grad_(False)
     ema.load_state_dict(model.state_dict())
-    ema.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-    state_path = out / STATE_FILE
+    step, elapsed = run.restore(model, ema, opt)
+    net = (
+        nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+        if world > 1
+        else model
+    )
+    mine = slice(rank * cfg.batch_size // world, (rank + 1) * cfg.batch_size // world)
     if rank == 0:
-        for name in (STATE_FILE, EMA_FILE):
-            for stale in out.glob(f".{name}.*.tmp"):  # left by a write that was killed
-                stale.unlink(missing_ok=True)
-    step, elapsed = 0, 0.0
-    if state_path.exists():
-        step, elapsed = _restore(state_path, cfg, model, ema, opt)
-    net: nn.Module = model
-    if world > 1:
-        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-
-    stop = {"signal": None}
-    handlers = {}
-
-    def _handler(signum, _frame):  # noqa: ANN001
-        stop["signal"] = signum
-
-    try:  # every rank: torchrun forwards SIGTERM to all workers; the flag is all-reduced below
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            handlers[sig] = signal.signal(sig, _handler)
-    except ValueError:  # not the main thread: no handlers
-        handlers = {}
-
-    log_path = out / LOG_FILE
-    if rank == 0:
-        _truncate_log(log_path, step)
-    sl = slice(rank * cfg.batch_size // world, (rank + 1) * cfg.batch_size // world)
-    t_start = time.time()
+        run.truncate_log(step)
+    t_start, pending = time.time(), []
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress or rank != 0, desc="train", mininterval=2)
-    pending: list[list[Any]] = []
-    amp = cfg.amp  # bfloat16 autocast on CPU (AMX/AVX-512 make it about 2x faster) and on GPU
     try:
-        while step < cfg.steps:
-            gen = generator(cfg.seed, "step", step)
-            idx = batcher.indices(step)
-            t = sample_timesteps(cfg, schedule, cfg.batch_size, gen)
-            noise = torch.randn(cfg.batch_size, 1, 28, 28, generator=gen)
-            y = labels[idx].clone()
-            if unet_cfg.num_classes:
-                y[torch.rand(cfg.batch_size, generator=gen) < cfg.p_uncond] = unet_cfg.num_classes
-            x0 = to_model(images[idx].float().div(255).unsqueeze(1))
-            x0, t, noise, y = (v[sl].to(device) for v in (x0, t, noise, y))
-
-            lr = learning_rate(cfg, step)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            if cfg.objective == "supervised":  # the reference denoiser: y = x0 + s n -> x0
-                s_m = 2 * cfg.supervised_sigma
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    x0_hat = net(x0 + s_m * noise, torch.full_like(t, s_m).float())
-                loss = torch.mean((x0_hat.float() - x0) ** 2)
-            else:
-                x_t = diffusion.q_sample(x0, t, noise, schedule)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    eps = net(x_t, t.float(), y if unet_cfg.num_classes else None)
-                loss = torch.mean((eps.float() - noise) ** 2)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            with torch.no_grad():
-                d = min(cfg.ema_decay, (1 + step) / (10 + step))
-                for pe, pm in zip(ema.parameters(), model.parameters()):
-                    pe.lerp_(pm, 1 - d)
-                for be, bm in zip(ema.buffers(), model.buffers()):
-                    be.copy_(bm)
-            step += 1
-            loss_value = float(loss.detach())
-            if world > 1:
-                lt = torch.tensor([loss_value], device=device)
-                dist.all_reduce(lt)
-                loss_value = float(lt) / world
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss_value:.4f}", lr=f"{lr:.2e}", refresh=False)
-            pending.append([step, f"{loss_value:.6f}", f"{lr:.6g}", f"{elapsed + time.time() - t_start:.1f}"])
-
-            out_of_time = max_minutes is not None and time.time() - t_start > 60 * max_minutes
-            flag = torch.tensor([1.0 if (stop["signal"] or out_of_time) else 0.0], device=device)
-            if world > 1:
-                dist.all_reduce(flag)
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps or float(flag) > 0:
-                if rank == 0:
-                    _append_log(log_path, pending)
-                    _save_state(state_path, cfg, model, ema, opt, step, elapsed + time.time() - t_start)
-                pending = []
-                if world > 1:
-                    dist.barrier()
-            if float(flag) > 0:
-                break
+        with _StopFlag() as stop:
+            while step < cfg.steps:
+                b = training_batch(cfg, step, images, labels, batcher, schedule)
+                b = Batch(*(None if v is None else v[mine].to(dev) for v in b))
+                loss = _all_reduce_mean(float(train_step(net, ema, opt, b, schedule, cfg, step)), world, dev)
+                step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                now = elapsed + time.time() - t_start
+                pending.append([step, f"{loss:.6f}", f"{learning_rate(cfg, step - 1):.6g}", f"{now:.1f}"])
+                out_of_time = max_minutes is not None and time.time() - t_start > 60 * max_minutes
+                halt = _all_reduce_mean(float(bool(stop.signal) or out_of_time), world, dev) > 0
+                if step % cfg.checkpoint_every == 0 or step == cfg.steps or halt:
+                    if rank == 0:
+                        run.append_log(pending)
+                        run.save(model, ema, opt, step, now)
+                    pending = []
+                    if world > 1:
+                        dist.barrier()
+                if halt:
+                    break
     finally:
         bar.close()
-        for sig, h in handlers.items():
-            signal.signal(sig, h)
-    total = elapsed + time.time() - t_start
-    ema_path = out / EMA_FILE
+        run.release()
     if step >= cfg.steps and rank == 0:
         info = {
             "train_config": cfg.to_dict(),
             "steps": step,
-            "wall_time_s": round(total, 1),
+            "wall_time_s": round(elapsed + time.time() - t_start, 1),
             "images_seen": step * cfg.batch_size,
             "parameters": num_parameters(model),
             "torch": torch.__version__,
             "workers": world,
         }
-        save_model(ema_path, ema.cpu(), schedule=schedule if cfg.objective == "eps" else None, info=info)
+        save_model(run.ema, ema.cpu(), schedule=schedule if cfg.objective == "eps" else None, info=info)
     if joined:
         dist.barrier()
         dist.destroy_process_group()
-    return ema_path
-
-
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log rows past ``step`` (written after the checkpoint a resumed run restarts from)."""
-    if not path.exists():
-        with open(path, "w", newline="") as f:
-            csv.writer(f).writerow(["step", "loss", "lr", "elapsed_s"])
-        return
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    keep = [rows[0]] + [r for r in rows[1:] if int(r[0]) <= step]
-    with open(path, "w", newline="") as f:
-        csv.writer(f).writerows(keep)
-
-
-def _append_log(path: Path, rows: list[list[Any]]) -> None:
-    with open(path, "a", newline="") as f:
-        csv.writer(f).writerows(rows)
+    return run.ema
 
 
 def quick_config(**overrides: Any) -> TrainConfig:
     """A tiny configuration for tests and the book's live demo (seconds, not hours)."""
-    small = UNetConfig(base_channels=16, channel_mults=(1, 2), num_res_blocks=1, groups=4).to_dict()
-    base = TrainConfig(steps=20, batch_size=32, warmup_steps=5, checkpoint_every=5, unet=small, train_limit=2048)
+    small = UNetConfig(base_channels=16, channel_mults=(1, 2), num_res_blocks=1, groups=4)
+    base = TrainConfig(
+        steps=20, batch_size=32, warmup_steps=5, checkpoint_every=5, unet=small, train_limit=2048
+    )
     return replace(base, **overrides)
 
 
-def config_json(cfg: TrainConfig) -> str:
-    return json.dumps(cfg.to_dict(), indent=2, sort_keys=True)
+def supervised_config(sigma: float, **overrides: Any) -> TrainConfig:
+    """The recipe of a reference denoiser at ``sigma`` (pixel units): unconditional U-Net, MSE."""
+    unet = UNetConfig(num_classes=None)
+    base = TrainConfig(
+        objective="supervised",
+        supervised_sigma=sigma,
+        unet=unet,
+        steps=1500,
+        warmup_steps=100,
+        p_uncond=0.0,
+        t_sampling="uniform",
+    )
+    return replace(base, **overrides)

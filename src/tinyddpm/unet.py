@@ -22,11 +22,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import JSONConfig
+from .config import Config
 
 
 @dataclass(frozen=True)
-class UNetConfig(JSONConfig):
+class UNetConfig(Config):
     """Hyper-parameters of :class:`UNet` (all JSON-serialisable, stored in checkpoints)."""
 
     in_channels: int = 1
@@ -81,7 +81,9 @@ class Attention(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         b, c, h, w = x.shape
         q, k, v = self.qkv(self.norm(x)).reshape(b, 3, c, h * w).unbind(1)  # 3 x (B, C, HW)
-        a = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # (B, HW, C)
+        a = F.scaled_dot_product_attention(
+            q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        )  # (B, HW, C)
         return x + self.out(a.transpose(1, 2).reshape(b, c, h, w))
 
 
@@ -137,7 +139,9 @@ class UNet(nn.Module):
     def forward(self, x: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
         n = x.shape[0]
         t = torch.as_tensor(t, device=x.device, dtype=torch.float32).reshape(-1).expand(n)
-        emb = self.time_mlp(timestep_embedding(t * self.config.time_scale, self.config.base_channels))  # (B, 4c0)
+        emb = self.time_mlp(
+            timestep_embedding(t * self.config.time_scale, self.config.base_channels)
+        )  # (B, 4c0)
         if self.class_emb is not None:
             if y is None:
                 y = torch.full((n,), self.config.num_classes, dtype=torch.long, device=x.device)
@@ -166,8 +170,8 @@ class UNet(nn.Module):
 
 
 def num_parameters(model: nn.Module) -> int:
-    """The number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """The number of parameters (frozen ones too: a shipped model is loaded frozen)."""
+    return sum(p.numel() for p in model.parameters())
 
 
 class LayerRow(NamedTuple):
@@ -206,8 +210,10 @@ def summary(model: UNet, *, batch: int = 1, image_size: int = 28) -> list[LayerR
 
     def hook(name: str):  # noqa: ANN202
         def record(module: nn.Module, args: tuple, output: Tensor) -> None:
-            n_params = sum(p.numel() for p in module.parameters() if p.requires_grad)
-            rows.append(LayerRow(name, type(module).__name__, tuple(args[0].shape), tuple(output.shape), n_params))
+            n_params = sum(p.numel() for p in module.parameters())
+            rows.append(
+                LayerRow(name, type(module).__name__, tuple(args[0].shape), tuple(output.shape), n_params)
+            )
 
         return record
 
