@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from .diffusion import EpsModel, eps_from_x0, predict_x0, q_posterior
+from .precision import with_precision
 from .schedules import NoiseSchedule
 
 StepFn = Callable[..., Tensor]
@@ -219,16 +220,35 @@ def sample_loop(
     for k in rows:
         active = started[k]
         if bool(active.all()):
-            x = step_fn(eps_model, x, table[k], table[k + 1], schedule, generator=generator, label=label, **step_kwargs)
+            x = step_fn(
+                eps_model,
+                x,
+                table[k],
+                table[k + 1],
+                schedule,
+                generator=generator,
+                label=label,
+                **step_kwargs,
+            )
             continue
         idx = active.nonzero().flatten()
         if len(idx) == 0:
             continue
-        gen = generator if generator is None or isinstance(generator, torch.Generator) else [generator[i] for i in idx.tolist()]
+        gen = (
+            generator
+            if generator is None or isinstance(generator, torch.Generator)
+            else [generator[i] for i in idx.tolist()]
+        )
         x = x.clone()
         x[idx] = step_fn(
-            eps_model, x[idx], table[k, idx], table[k + 1, idx], schedule,
-            generator=gen, label=None if label is None else label[idx], **step_kwargs,
+            eps_model,
+            x[idx],
+            table[k, idx],
+            table[k + 1, idx],
+            schedule,
+            generator=gen,
+            label=None if label is None else label[idx],
+            **step_kwargs,
         )
     return x
 
@@ -246,12 +266,15 @@ def sample(
     generator: Generators = None,
     progress: bool = False,
     shape: tuple[int, int, int] = (1, 28, 28),
+    precision: str = "auto",
 ) -> Tensor:
     """Generate ``n`` images from x_T ~ N(0, I) (model units, shape ``(n, *shape)``).
 
     ``method="ancestral"`` runs all T unit steps (or ``steps`` strided ones);
-    ``method="ddim"`` runs ``steps`` DDIM steps with ``eta``.
+    ``method="ddim"`` runs ``steps`` DDIM steps with ``eta``. ``precision``: see
+    :mod:`tinyddpm.precision` (only the network's forward pass is affected).
     """
+    eps_model = with_precision(eps_model, precision)  # type: ignore[assignment]
     x_T = noise_like(torch.empty((n, *shape)), generator)
     if method == "ancestral":
         ts = ancestral_timesteps(float(schedule.T), steps=steps)
@@ -263,4 +286,15 @@ def sample(
         fn = ddim_step
     else:
         raise ValueError(f"unknown sampling method {method!r} (expected 'ancestral' or 'ddim')")
-    return sample_loop(fn, eps_model, x_T, ts, schedule, generator=generator, label=label, guidance=guidance, progress=progress, **kwargs)
+    return sample_loop(
+        fn,
+        eps_model,
+        x_T,
+        ts,
+        schedule,
+        generator=generator,
+        label=label,
+        guidance=guidance,
+        progress=progress,
+        **kwargs,
+    )

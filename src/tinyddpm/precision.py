@@ -1,0 +1,70 @@
+"""Which float precision the network runs in: bfloat16 autocast where it is free, float32 elsewhere.
+
+Only the network's forward pass changes precision. Everything around it, the schedule
+(float64), x_t* = sqrt(alpha_bar) y, and the combination x0 = (x_t - sqrt(1 - alpha_bar) eps) /
+sqrt(alpha_bar) (Ho et al. 2020, Eq. 15), stays in float32 or float64: the network's output is
+cast back to the input's dtype before it is used. That division by sqrt(alpha_bar) is where
+low precision would hurt (it magnifies eps's rounding error at small alpha_bar), so it never sees
+bfloat16 numbers other than eps itself.
+
+``precision`` takes three values:
+
+- ``"auto"`` (default): bfloat16 autocast for ``nn.Module`` networks on a CPU with native
+  bfloat16 (AVX-512 BF16 or AMX, which oneDNN uses) or a CUDA device that supports it; float32
+  otherwise, and always for plain callables (closed-form models stay exact);
+- ``"bf16"``: bfloat16 autocast for any model (slow on CPUs without native support);
+- ``"fp32"``: no autocast.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+Precision = Literal["auto", "bf16", "fp32"]
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 convolutions and matrix products natively."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+def autocast_dtype(model: object, precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype the network's forward pass runs in (None: as it is, float32)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r} (expected one of {', '.join(PRECISIONS)})")
+    if precision == "bf16" or (precision == "auto" and isinstance(model, nn.Module) and native_bf16(device)):
+        return torch.bfloat16
+    return None
+
+
+class Autocast:
+    """An eps_model that runs ``model`` under autocast and returns its output in the input's dtype."""
+
+    def __init__(self, model: object, dtype: torch.dtype, device_type: str) -> None:
+        self.model, self.dtype, self.device_type = model, dtype, device_type
+
+    def __call__(self, x_t: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            eps = self.model(x_t, t) if y is None else self.model(x_t, t, y)
+        return eps.to(x_t.dtype)
+
+
+def with_precision(model: object, precision: str, device: torch.device | None = None) -> object:
+    """``model`` itself (float32) or wrapped in :class:`Autocast`, as ``precision`` decides."""
+    if device is None:
+        device = (
+            next(iter(model.parameters())).device if isinstance(model, nn.Module) else torch.device("cpu")
+        )
+    dtype = autocast_dtype(model, precision, device)
+    return model if dtype is None else Autocast(model, dtype, device.type)

@@ -1,0 +1,56 @@
+"""Precision: bfloat16 autocast only around the network, float32 everywhere else, exact models exact."""
+
+import pytest
+import torch
+
+import tinyddpm
+from tinyddpm.analytic import GaussianEps
+from tinyddpm.metrics import psnr
+from tinyddpm.precision import Autocast, autocast_dtype, native_bf16, with_precision
+from tinyddpm.schedules import NoiseSchedule
+
+
+def test_auto_leaves_plain_callables_alone_and_rejects_unknown_values():
+    schedule = NoiseSchedule.cosine(1000)
+    exact = GaussianEps(schedule, 0.0, 0.5)
+    assert with_precision(exact, "auto") is exact
+    assert with_precision(exact, "fp32") is exact
+    assert isinstance(with_precision(exact, "bf16"), Autocast)
+    with pytest.raises(ValueError, match="unknown precision 'half'"):
+        autocast_dtype(exact, "half", torch.device("cpu"))
+
+
+def test_auto_uses_bf16_for_networks_exactly_when_the_cpu_has_it():
+    net = torch.nn.Conv2d(1, 1, 3)
+    expected = torch.bfloat16 if native_bf16(torch.device("cpu")) else None
+    assert autocast_dtype(net, "auto", torch.device("cpu")) == expected
+    assert autocast_dtype(net, "fp32", torch.device("cpu")) is None
+
+
+def test_the_network_runs_in_bf16_and_its_output_comes_back_in_the_inputs_dtype():
+    seen = {}
+
+    class Probe(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 4)
+
+        def forward(self, x, t, y=None):  # noqa: ANN001, ANN201
+            out = self.lin(x)
+            seen["dtype"] = out.dtype
+            return out
+
+    wrapped = with_precision(Probe(), "bf16")
+    out = wrapped(torch.randn(2, 4), torch.zeros(2))
+    assert seen["dtype"] == torch.bfloat16 and out.dtype == torch.float32
+
+
+@pytest.mark.skipif(not native_bf16(torch.device("cpu")), reason="this CPU has no native bfloat16")
+@pytest.mark.parametrize("sigma", [0.1, 0.3, 0.5])
+def test_bf16_posterior_mean_is_within_a_hundredth_of_a_db_of_fp32(sigma):
+    x = tinyddpm.load_sample()[0][::10]  # 100 digits, 10 per class
+    y = tinyddpm.add_noise(x, sigma, generator=tinyddpm.seeded(0))
+    fp32 = tinyddpm.denoise(y, sigma, precision="fp32")
+    auto = tinyddpm.denoise(y, sigma)
+    assert not torch.equal(fp32, auto)  # auto really ran in another precision
+    assert abs(float(psnr(auto, x).mean()) - float(psnr(fp32, x).mean())) < 0.01
