@@ -1,7 +1,7 @@
 import ctypes
 import os
-import subprocess
 import re
+import subprocess
 import sys
 
 import numpy as np
@@ -31,8 +31,14 @@ def _drop_root_file_override() -> None:  # pragma: no cover (runs in the child, 
 def run_unprivileged(args: list, **kw) -> subprocess.CompletedProcess:
     """``python *args`` in a child that honours file permissions even when we are root."""
     preexec = _drop_root_file_override if os.geteuid() == 0 else None
-    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=300,
-                          preexec_fn=preexec, **kw)
+    return subprocess.run(
+        [sys.executable, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=preexec,
+        **kw,
+    )
 
 
 @pytest.fixture()
@@ -63,7 +69,9 @@ import sys, torch
 from PIL import Image
 from tinyddpm.io import ImageError, save_image
 folder = {str(read_only_dir)!r}
-for name, image in (("x.png", torch.rand(28, 28)), ("x.npy", torch.rand(1, 1, 28, 28)), ("x.jpg", Image.new("L", (28, 28)))):
+images = (("x.png", torch.rand(28, 28)), ("x.npy", torch.rand(1, 1, 28, 28)),
+          ("x.jpg", Image.new("L", (28, 28))))
+for name, image in images:
     try:
         save_image(image, folder + "/" + name)
     except ImageError as e:
@@ -126,11 +134,14 @@ def test_npy_keeps_values_outside_the_unit_range(tmp_path):
     assert np.allclose(np.load(tmp_path / "b.npy"), arr)
 
 
-@pytest.mark.parametrize("content, match", [
-    (b"", "not an image|corrupt|empty"),
-    (b"not an image at all", "not an image"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "corrupt|truncated|not an image"),
-])
+@pytest.mark.parametrize(
+    "content, match",
+    [
+        (b"", "not an image|corrupt|empty"),
+        (b"not an image at all", "not an image"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "corrupt|truncated|not an image"),
+    ],
+)
 def test_bad_files(tmp_path, content, match):
     p = tmp_path / "bad.png"
     p.write_bytes(content)
@@ -171,3 +182,37 @@ def test_save_is_atomic_and_checks_format(tmp_path):
     assert list(tmp_path.iterdir()) == []
     save_image(torch.full((1, 1, 28, 28), 2.0), tmp_path / "x.png")
     assert np.asarray(Image.open(tmp_path / "x.png")).max() == 255
+
+
+def test_read_pixels_keeps_the_size_and_values(tmp_path):
+    from tinyddpm.io import read_pixels
+
+    arr = (np.arange(60 * 90) % 256).astype(np.uint8).reshape(60, 90)
+    Image.fromarray(arr, "L").save(tmp_path / "a.png")
+    pixels, notes = read_pixels(tmp_path / "a.png")
+    assert pixels.shape == (60, 90) and notes == [] and np.allclose(pixels, arr / 255)
+    Image.fromarray(arr, "L").convert("RGB").save(tmp_path / "a.bmp")
+    pixels, notes = read_pixels(tmp_path / "a.bmp")
+    assert pixels.shape == (60, 90) and notes == ["converted RGB to grayscale"]
+    noisy = np.linspace(-0.5, 1.5, 60 * 90).reshape(60, 90)
+    np.save(tmp_path / "n.npy", noisy)
+    assert np.array_equal(read_pixels(tmp_path / "n.npy")[0], noisy)  # float .npy: not clipped
+
+
+def test_pixel_limit_is_per_call_for_every_kind_of_input(tmp_path):
+    from tinyddpm.io import read_picture, read_pixels
+
+    np.save(tmp_path / "big.npy", np.zeros((100, 100), np.float32))
+    with pytest.raises(ImageError, match=re.escape(f"{tmp_path / 'big.npy'}: image too large (100x100")):
+        read_pixels(tmp_path / "big.npy", max_pixels=9999)
+    assert read_pixels(tmp_path / "big.npy", max_pixels=10000)[0].shape == (100, 100)
+    with pytest.raises(ImageError, match="too large"):
+        read_picture(Image.new("L", (100, 100)), max_pixels=9999)
+    with pytest.raises(ImageError, match="too large"):
+        read_picture(np.zeros((100, 100)), max_pixels=9999)
+    pixels, name = read_picture(Image.new("L", (30, 20), 255))
+    assert pixels.shape == (20, 30) and float(pixels.min()) == 1.0 and name == "image"
+    pixels, name = read_picture(str(tmp_path / "big.npy"))
+    assert name == str(tmp_path / "big.npy")
+    with pytest.raises(ValueError, match="2-D"):
+        read_picture(np.zeros((2, 3, 4)))

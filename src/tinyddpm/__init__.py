@@ -3,32 +3,63 @@
 >>> import tinyddpm
 >>> x, labels = tinyddpm.load_sample()          # 1,000 bundled MNIST test digits in [0, 1]
 >>> y = tinyddpm.add_noise(x[:8], 0.3, generator=tinyddpm.seeded(0))
->>> clean = tinyddpm.denoise(y, sigma=0.3)      # doctest: +SKIP
+>>> clean = tinyddpm.denoise(y, sigma=0.3)      # one network call: E[x0 | y]
+>>> clean.shape, float(clean.min()) >= 0
+(torch.Size([8, 1, 28, 28]), True)
 """
 
 from __future__ import annotations
 
-import torch
+import importlib
+from typing import Any
 
 from .checkpoint import CheckpointError, load_model, pretrained, save_model
 from .data import add_noise, load_mnist, load_sample, to_model, to_pixels
-from .denoise import denoise, start_step
+from .denoise import DenoisedImage, denoise, denoise_image, start_step
 from .noise_level import estimate_sigma
+from .preprocess import DigitError, Normalization, normalize
 from .samplers import ancestral_step, ddim_step, sample, sample_loop
 from .schedules import NoiseSchedule
-from .train import TrainConfig, train
+from .seeding import seeded
 from .unet import UNet, UNetConfig
 
 __version__ = "0.1.0"
 
 
-def seeded(seed: int) -> torch.Generator:
-    """A CPU ``torch.Generator`` seeded with ``seed`` (all randomness in tinyddpm is explicit)."""
-    return torch.Generator().manual_seed(seed)
+def __getattr__(name: str) -> Any:
+    """The trainer on first use (``tinyddpm.train``, the module; ``tinyddpm.TrainConfig``), so that
+    importing the denoiser does not import it (signal handling, torch.distributed process groups)."""
+    if name in ("train", "TrainConfig"):
+        module = importlib.import_module(".train", __name__)
+        return module if name == "train" else module.TrainConfig
+    raise AttributeError(f"module 'tinyddpm' has no attribute {name!r}")
 
 
 __all__ = [
-    "CheckpointError", "NoiseSchedule", "TrainConfig", "UNet", "UNetConfig", "add_noise", "ancestral_step",
-    "ddim_step", "denoise", "estimate_sigma", "load_mnist", "load_model", "load_sample", "pretrained", "sample",
-    "sample_loop", "save_model", "seeded", "start_step", "to_model", "to_pixels", "train",
+    "CheckpointError",
+    "DenoisedImage",
+    "DigitError",
+    "Normalization",
+    "NoiseSchedule",
+    "TrainConfig",
+    "UNet",
+    "UNetConfig",
+    "add_noise",
+    "ancestral_step",
+    "ddim_step",
+    "denoise",
+    "denoise_image",
+    "estimate_sigma",
+    "load_mnist",
+    "load_model",
+    "load_sample",
+    "normalize",
+    "pretrained",
+    "sample",
+    "sample_loop",
+    "save_model",
+    "seeded",
+    "start_step",
+    "to_model",
+    "to_pixels",
 ]

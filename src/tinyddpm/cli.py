@@ -1,7 +1,7 @@
 """The ``tinyddpm`` command line: thin wrappers around the package, no logic of its own.
 
     tinyddpm demo -o demo.png                          denoise the bundled sample into a grid
-    tinyddpm denoise noisy.png -o out/ --sigma 0.2     denoise image files
+    tinyddpm denoise noisy.png -o out/ --sigma 0.2     denoise image files (photos too)
     tinyddpm add-noise digit.png -o noisy.png --sigma 0.3 --seed 0
     tinyddpm sample -n 64 -o grid.png                  generate digits
     tinyddpm train --out runs/ddpm                     train (resumes if interrupted)
@@ -13,15 +13,23 @@ half-written or silently replaced output file (``--overwrite`` allows replacing)
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
-from .io import ImageError, load_image, save_image
+from .io import ImageError, save_image
+
+if TYPE_CHECKING:
+    from .denoise import DenoisedImage
+    from .train import TrainConfig
 
 MAX_CLI_SIGMA = 1.5
 
@@ -36,9 +44,13 @@ def _sigma_arg(text: str) -> float | str:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"sigma must be a number in (0, {MAX_CLI_SIGMA}] or 'auto', got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"sigma must be a number in (0, {MAX_CLI_SIGMA}] or 'auto', got {text!r}"
+        ) from None
     if not (math.isfinite(value) and 0 < value <= MAX_CLI_SIGMA):
-        raise argparse.ArgumentTypeError(f"sigma must lie in (0, {MAX_CLI_SIGMA}] (pixel units, images in [0, 1]), got {text}")
+        raise argparse.ArgumentTypeError(
+            f"sigma must lie in (0, {MAX_CLI_SIGMA}] (pixel units, images in [0, 1]), got {text}"
+        )
     return value
 
 
@@ -91,9 +103,15 @@ def _note(msg: str) -> None:
 
 
 # ---- commands ---------------------------------------------------------------------------
-def cmd_denoise(a: argparse.Namespace) -> None:
-    from .denoise import denoise
+class FileErrors(CLIError):
+    """The errors of some files of one call, one line each; the call's other files were processed."""
 
+    def __init__(self, messages: Sequence[str]) -> None:
+        super().__init__("\ntinyddpm: error: ".join(messages))  # main() prefixes the first line
+
+
+def _denoise_outputs(a: argparse.Namespace) -> tuple[list[Path], list[Path], Path]:
+    """Inputs, their output paths and the output folder; refuses a call that cannot work at all."""
     inputs = [Path(p) for p in a.inputs]
     outdir = Path(a.output)
     if outdir.exists() and not outdir.is_dir():
@@ -104,56 +122,85 @@ def cmd_denoise(a: argparse.Namespace) -> None:
         raise CLIError("two inputs share a file name; their outputs would collide")
     if any(o.resolve() == i.resolve() for o, i in zip(outputs, inputs)):
         raise CLIError("an output would replace its own input; choose another output folder")
-    images, notes = [], []
-    for p in inputs:
-        img, note = load_image(p)
-        images.append(img)
-        notes.append(note)
     if outdir.exists():
-        for o in outputs:
-            _check_output(o, a.overwrite)
+        if not os.access(outdir, os.W_OK):
+            raise CLIError(f"{outdir}: output folder is not writable")
     else:  # refuse now, not after denoising, if the folder cannot be created
         parent = next(q for q in outdir.absolute().parents if q.exists())
         if not os.access(parent, os.W_OK):
             raise CLIError(f"{outdir}: cannot create the output folder ({parent} is not writable)")
-    model, schedule = _load_model(a.model)
-    batch = torch.cat(images)
-    sigma = a.sigma
-    if sigma == "auto":
-        from .noise_level import estimate_sigma
+    return inputs, outputs, outdir
 
-        sigma = estimate_sigma(batch).clamp(min=1e-3)
-    out = denoise(
-        batch, sigma, method=a.method, model=model, schedule=schedule, steps=a.steps, samples=a.samples,
-        label=a.label, guidance=a.guidance, seed=a.seed, eta=a.eta,
-    )
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CLIError(f"{outdir}: cannot create the output folder ({e.strerror or e})") from None
-    if not os.access(outdir, os.W_OK):
-        raise CLIError(f"{outdir}: output folder is not writable")
-    for i, (p, o, note) in enumerate(zip(inputs, outputs, notes)):
-        if note:
-            _note(f"{p}: {note}")
-        save_image(out[i], o)
-        extra = f" (estimated sigma {float(sigma[i]):.3f})" if a.sigma == "auto" else ""
-        print(f"{p} -> {o}{extra}")
+
+def _result_line(p: Path, o: Path, r: DenoisedImage, auto: bool) -> str:
+    rec = r.normalization
+    what = "" if rec.mnist_form else f"{rec.shape[1]}x{rec.shape[0]}{', inverted' if rec.inverted else ''}; "
+    if auto and rec.sigma_picture is not None:
+        sig = f"estimated sigma {rec.sigma_picture:.3f}, {r.sigma:.3f} at 28x28"
+    else:
+        sig = f"estimated sigma {r.sigma:.3f}" if auto else f"sigma {r.sigma:.3f} at 28x28"
+    return f"{p} -> {o} ({what}{sig})"
+
+
+def cmd_denoise(a: argparse.Namespace) -> None:
+    """Each file: read, normalise (MNIST form), then all denoised in one batch and written back in
+    the file's own frame (``--mnist``: the 28x28 digit). A file that fails gets its own error line
+    and nothing written; the others are still processed; the exit status is then 2."""
+    from .denoise import denoise_normalized
+    from .io import read_pixels
+    from .preprocess import normalize
+
+    inputs, outputs, outdir = _denoise_outputs(a)
+    errors, todo = [], []  # todo: (input, output, notes, digit, record)
+    for p, o in zip(inputs, outputs):
+        try:
+            if outdir.exists():
+                _check_output(o, a.overwrite)
+            pixels, notes = read_pixels(p)
+            todo.append((p, o, notes, *normalize(pixels, source=str(p))))
+        except (CLIError, ImageError) as e:
+            errors.append(str(e))
+    if todo:
+        model, schedule = _load_model(a.model)
+        kw = {"method": a.method, "steps": a.steps, "samples": a.samples, "label": a.label, "eta": a.eta}
+        kw.update(guidance=a.guidance, seed=a.seed, precision=a.precision, model=model, schedule=schedule)
+        results = denoise_normalized([t[3] for t in todo], [t[4] for t in todo], a.sigma, **kw)
+        try:
+            outdir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CLIError(f"{outdir}: cannot create the output folder ({e.strerror or e})") from None
+        for (p, o, notes, _, _), r in zip(todo, results):
+            for note in notes:
+                _note(f"{p}: {note}")
+            try:
+                save_image(torch.from_numpy(r.digit if a.mnist else r.image), o)
+            except ImageError as e:
+                errors.append(str(e))
+                continue
+            print(_result_line(p, o, r, a.sigma == "auto"))
+    if errors:
+        raise FileErrors(errors)
 
 
 def cmd_add_noise(a: argparse.Namespace) -> None:
+    """Gaussian noise of std ``--sigma`` (pixel units) added to an image at its own size."""
     from .data import add_noise
+    from .io import read_pixels
 
     if a.sigma == "auto":
         raise CLIError("add-noise needs a numeric --sigma")
     out = Path(a.output)
-    img, note = load_image(a.input)
+    pixels, notes = read_pixels(a.input)
     _check_output(out, a.overwrite)
+    img = torch.from_numpy(pixels.astype(np.float32))
     noisy = add_noise(img, a.sigma, generator=torch.Generator().manual_seed(a.seed))
-    if note:
+    for note in notes:
         _note(f"{a.input}: {note}")
     if out.suffix.lower() != ".npy":
-        _note("8-bit image files clip pixels to [0, 1] and round them; write .npy to keep the exact noisy values")
+        _note(
+            "8-bit image files clip pixels to [0, 1] and round them; "
+            "write .npy to keep the exact noisy values"
+        )
     save_image(noisy, out)
     print(f"{a.input} -> {out} (sigma {a.sigma}, seed {a.seed})")
 
@@ -168,8 +215,17 @@ def cmd_sample(a: argparse.Namespace) -> None:
     model, schedule = _load_model(a.model)
     label = None if a.label is None else torch.full((a.n,), a.label, dtype=torch.long)
     x = sample(
-        model, schedule, a.n, method=a.method, steps=a.steps, eta=a.eta, label=label, guidance=a.guidance,
-        generator=torch.Generator().manual_seed(a.seed), progress=not a.quiet,
+        model,
+        schedule,
+        a.n,
+        method=a.method,
+        steps=a.steps,
+        eta=a.eta,
+        label=label,
+        guidance=a.guidance,
+        generator=torch.Generator().manual_seed(a.seed),
+        progress=not a.quiet,
+        precision=a.precision,
     )
     save_image(grid(to_pixels(x).clamp(0, 1), nrow=int(math.ceil(math.sqrt(a.n))), scale=a.scale), out)
     print(f"{a.n} samples -> {out}")
@@ -191,42 +247,81 @@ def cmd_demo(a: argparse.Namespace) -> None:
     pick = torch.stack([torch.nonzero(labels == c)[0, 0] for c in range(10)])  # one digit per class
     rows = {"clean": x[pick], f"noisy {a.sigma}": y[pick]}
     for method, steps, name in (("posterior_mean", None, "posterior mean"), ("ddim", 10, "DDIM, 10 steps")):
-        d = denoise(y, a.sigma, method=method, steps=steps, model=model, schedule=schedule, seed=a.seed)
+        d = denoise(
+            y,
+            a.sigma,
+            method=method,
+            steps=steps,
+            model=model,
+            schedule=schedule,
+            seed=a.seed,
+            precision=a.precision,
+        )
         rows[name] = d[pick]
         print(f"{name:>22}: mean PSNR {float(psnr(d, x).mean()):.2f} dB")
-    anc = denoise(y[pick], a.sigma, method="ancestral", model=model, schedule=schedule, seed=a.seed)
+    anc = denoise(
+        y[pick],
+        a.sigma,
+        method="ancestral",
+        model=model,
+        schedule=schedule,
+        seed=a.seed,
+        precision=a.precision,
+    )
     rows["ancestral"] = anc
     print(f"{'ancestral (10 digits)':>22}: mean PSNR {float(psnr(anc, x[pick]).mean()):.2f} dB")
     save_image(comparison(rows), out)
     print(f"figure -> {out}")
 
 
-def cmd_train(a: argparse.Namespace) -> None:
-    import json
-    from dataclasses import replace
+def train_config_from_args(a: argparse.Namespace) -> TrainConfig:
+    """The run's TrainConfig: ``--config`` (or the default recipe), then every flag on top.
 
-    from .train import TrainConfig, train
+    ``--supervised-sigma`` with ``--config`` sets that config's objective and sigma; without
+    ``--config`` it starts from the supervised recipe (:func:`tinyddpm.train.supervised_config`).
+    """
+    from .schedules import ScheduleConfig
+    from .train import TrainConfig, supervised_config
 
-    cfg = TrainConfig()
-    if a.supervised_sigma is not None:
-        from .supervised import supervised_config
-
-        cfg = supervised_config(a.supervised_sigma)
     if a.config:
         try:
             cfg = TrainConfig.from_dict(json.loads(Path(a.config).read_text()))
         except (OSError, ValueError, TypeError) as e:
             raise CLIError(f"{a.config}: not a valid training config ({e})") from None
-    overrides = {k: v for k, v in {
-        "steps": a.steps, "batch_size": a.batch_size, "lr": a.lr, "seed": a.seed,
-        "checkpoint_every": a.checkpoint_every,
-    }.items() if v is not None}
+    elif a.supervised_sigma is not None:
+        cfg = supervised_config(a.supervised_sigma)
+    else:
+        cfg = TrainConfig()
+    overrides: dict = {
+        k: v
+        for k, v in {
+            "steps": a.steps,
+            "batch_size": a.batch_size,
+            "lr": a.lr,
+            "seed": a.seed,
+            "checkpoint_every": a.checkpoint_every,
+            "supervised_sigma": a.supervised_sigma,
+        }.items()
+        if v is not None
+    }
+    if a.supervised_sigma is not None:
+        overrides["objective"] = "supervised"
     if a.schedule or a.T:
-        sched = dict(cfg.schedule)
-        sched.update({k: v for k, v in {"kind": a.schedule, "T": a.T}.items() if v is not None})
-        overrides["schedule"] = sched
-    cfg = replace(cfg, **overrides)
-    path = train(cfg, a.out, data_root=a.data_root, progress=not a.quiet, max_minutes=a.max_minutes)
+        kind, T = a.schedule or cfg.schedule.kind, a.T or cfg.schedule.T
+        overrides["schedule"] = (
+            replace(cfg.schedule, kind=kind, T=T) if kind == cfg.schedule.kind else ScheduleConfig(kind, T)
+        )
+    return replace(cfg, **overrides)
+
+
+def cmd_train(a: argparse.Namespace) -> None:
+    from .train import RunBusyError, train
+
+    cfg = train_config_from_args(a)
+    try:
+        path = train(cfg, a.out, data_root=a.data_root, progress=not a.quiet, max_minutes=a.max_minutes)
+    except RunBusyError as e:
+        raise CLIError(str(e)) from None
     if path.exists():
         print(f"EMA weights -> {path}")
     else:
@@ -250,39 +345,67 @@ def cmd_train_aux(a: argparse.Namespace) -> None:
 
         model, info = train_vae(images, **kw)
     else:
-        from .noise_level import train_sigma_net
+        from .sigma_net import train_sigma_net
 
         model, info = train_sigma_net(images, **kw)
-    info.update({"torch": torch.__version__, "command": "tinyddpm " + " ".join(sys.argv[1:]) if sys.argv else ""})
+    info.update(
+        {"torch": torch.__version__, "command": "tinyddpm " + " ".join(sys.argv[1:]) if sys.argv else ""}
+    )
     save_model(out, model, info=info)
     print(f"{a.kind} -> {out} ({info['wall_time_s']} s)")
 
 
 # ---- parser -----------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tinyddpm", description="Denoise MNIST digits with a small diffusion model.")
+    p = argparse.ArgumentParser(
+        prog="tinyddpm", description="Denoise MNIST digits with a small diffusion model."
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     def sampler_opts(q: argparse.ArgumentParser, default_method: str, methods: Sequence[str]) -> None:
         q.add_argument("--method", choices=methods, default=default_method)
-        q.add_argument("--steps", type=_positive_int, default=None, help="sampler steps (ddim; strided ancestral)")
+        q.add_argument(
+            "--steps", type=_positive_int, default=None, help="sampler steps (ddim; strided ancestral)"
+        )
         q.add_argument("--eta", type=float, default=0.0, help="DDIM stochasticity in [0, 1]")
         q.add_argument("--label", type=_label_arg, default=None, help="class label 0-9 for guidance")
         q.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale")
         q.add_argument("--seed", type=int, default=0)
         q.add_argument("--model", default=None, help="weights file (default: the shipped model)")
         q.add_argument("--overwrite", action="store_true", help="replace existing output files")
+        q.add_argument(
+            "--precision",
+            choices=("auto", "bf16", "fp32"),
+            default="auto",
+            help="network precision: auto = bfloat16 where the CPU/GPU has it natively",
+        )
 
-    d = sub.add_parser("denoise", help="denoise image files into a folder")
-    d.add_argument("inputs", nargs="+", help="noisy images (PNG, JPEG, ..., or .npy)")
+    d = sub.add_parser(
+        "denoise",
+        help="denoise pictures of one digit each (photos, scans, MNIST-style files) into a folder",
+        description="Each picture is normalised as MNIST was made (polarity, background, 20 px box, "
+        "centre of mass), denoised, and written back in its own size, place and polarity "
+        "(--mnist: the 28x28 digit). A 28x28 picture is taken to be in MNIST form already.",
+    )
+    d.add_argument("inputs", nargs="+", help="noisy images (PNG, JPEG, ..., or .npy), one digit each")
     d.add_argument("-o", "--output", required=True, help="output folder (created if missing)")
-    d.add_argument("--sigma", type=_sigma_arg, default="auto", help="noise std in pixel units, or 'auto'")
+    d.add_argument(
+        "--sigma",
+        type=_sigma_arg,
+        default="auto",
+        help="noise std of the input pictures in pixel units ([0, 1] scale), or 'auto'",
+    )
     d.add_argument("--samples", type=_positive_int, default=8, help="samples for --method average")
     d.add_argument("--npy", action="store_true", help="write unclipped .npy arrays instead of PNGs")
+    d.add_argument(
+        "--mnist",
+        action="store_true",
+        help="write the 28x28 MNIST-form digit (light on black, centred) instead of the input's own frame",
+    )
     sampler_opts(d, "posterior_mean", ("posterior_mean", "ddim", "ancestral", "average"))
     d.set_defaults(func=cmd_denoise)
 
-    n = sub.add_parser("add-noise", help="add Gaussian noise to an image")
+    n = sub.add_parser("add-noise", help="add Gaussian noise to an image (kept at its own size)")
     n.add_argument("input")
     n.add_argument("-o", "--output", required=True)
     n.add_argument("--sigma", type=_sigma_arg, required=True)
@@ -304,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--model", default=None)
     m.add_argument("--overwrite", action="store_true")
+    m.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     m.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("train", help="train a diffusion model on MNIST (resumable)")
@@ -318,7 +442,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=_positive_int)
     t.add_argument("--max-minutes", type=float, help="stop (resumably) after this much wall time")
     t.add_argument("--data-root", help="MNIST root (default: $TINYDDPM_DATA or the user cache)")
-    t.add_argument("--supervised-sigma", type=_sigma_arg, help="train a supervised reference denoiser at this sigma")
+    t.add_argument(
+        "--supervised-sigma", type=_sigma_arg, help="train a supervised reference denoiser at this sigma"
+    )
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_train)
 

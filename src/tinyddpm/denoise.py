@@ -11,10 +11,14 @@ take one Tweedie step, E[x0 | y] (``"posterior_mean"``), or run the reverse chai
 (``"ddim"``, ``"ancestral"``), or average K ancestral samples (``"average"``). Starting the
 chain at a noisy image is the idea of SDEdit (Meng et al. 2022), here with the matched step.
 
+Pictures of one digit at any size (photos, scans, 8-bit files) go through :func:`denoise_image`:
+normalised as MNIST was made (:mod:`tinyddpm.preprocess`), denoised, and handed back in their own
+frame.
+
 >>> import torch, tinyddpm
 >>> x = tinyddpm.load_sample()[0][:4]                                  # (4, 1, 28, 28) in [0, 1]
 >>> y = x + 0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
->>> tinyddpm.denoise(y, sigma=0.2).shape                                # doctest: +SKIP
+>>> tinyddpm.denoise(y, sigma=0.2).shape
 torch.Size([4, 1, 28, 28])
 """
 
@@ -22,14 +26,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from .checkpoint import pretrained
 from .data import to_model, to_pixels
 from .diffusion import EpsModel
+from .io import MAX_PIXELS, as_batch, read_picture
+from .noise_level import estimate_sigma, unclip
+from .precision import with_precision
+from .preprocess import Normalization, normalize
 from .samplers import (
     ancestral_step,
     ancestral_timesteps,
@@ -40,66 +50,16 @@ from .samplers import (
     stack_timesteps,
 )
 from .schedules import NoiseSchedule
-from .train import derived_seed
+from .seeding import derived_seed
 
 METHODS = ("posterior_mean", "ddim", "ancestral", "average")
 
 
-def as_batch(images: Any) -> tuple[Tensor, Any]:
-    """Any accepted image input -> ``(float32 tensor (N, 1, 28, 28), restore)``.
-
-    Accepts a tensor or NumPy array of shape (N, 1, 28, 28), (1, 28, 28) or (28, 28), or a PIL
-    image (converted to grayscale, must be 28x28; see :func:`tinyddpm.io.load_image` to resize).
-    ``restore(batch)`` turns a result batch back into the input's kind and shape.
-    """
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover
-        Image = None
-    if Image is not None and isinstance(images, Image.Image):
-        img = images.convert("L") if images.mode not in ("L", "F", "I", "I;16") else images
-        arr = np.asarray(img, dtype=np.float32)
-        if img.mode in ("I", "I;16"):
-            arr = arr / 65535.0
-        elif img.mode == "L":
-            arr = arr / 255.0
-        if arr.shape != (28, 28):
-            raise ValueError(f"PIL image must be 28x28, got {arr.shape[1]}x{arr.shape[0]} (use tinyddpm.io.load_image to resize)")
-        out = torch.from_numpy(arr.copy())[None, None]
-        return out, lambda b: Image.fromarray(np.round(b[0, 0].clamp(0, 1).numpy() * 255).astype(np.uint8), mode="L")
-    if isinstance(images, np.ndarray):
-        if images.dtype == object or not (np.issubdtype(images.dtype, np.floating) or np.issubdtype(images.dtype, np.integer) or images.dtype == bool):
-            raise TypeError(f"unsupported array dtype {images.dtype}")
-        t, restore = as_batch(torch.from_numpy(np.asarray(images, dtype=np.float32)))
-        dtype = images.dtype if np.issubdtype(images.dtype, np.floating) else np.float32
-        return t, lambda b: restore(b).numpy().astype(dtype)
-    if not isinstance(images, Tensor):
-        raise TypeError(f"images must be a torch.Tensor, a numpy.ndarray or a PIL.Image, got {type(images).__name__}")
-    if images.is_complex() or images.dtype == torch.bool:
-        raise TypeError(f"unsupported tensor dtype {images.dtype}")
-    if images.device.type == "meta":
-        raise ValueError("images is a meta tensor (no data)")
-    shape = tuple(images.shape)
-    if images.ndim == 2:
-        batch = images[None, None]
-    elif images.ndim == 3:
-        batch = images[None]
-    elif images.ndim == 4:
-        batch = images
-    else:
-        raise ValueError(f"images must have shape (N, 1, 28, 28), (1, 28, 28) or (28, 28), got {shape}")
-    if batch.shape[1:] != (1, 28, 28):
-        raise ValueError(f"images must have shape (N, 1, 28, 28), (1, 28, 28) or (28, 28), got {shape}")
-    device, dtype = images.device, images.dtype if images.is_floating_point() else torch.float32
-    batch = batch.detach().to("cpu", torch.float32)
-    for lo in range(0, batch.shape[0], 4096):  # in chunks: a whole-input mask would cost O(N) memory
-        if not bool(torch.isfinite(batch[lo : lo + 4096]).all()):
-            raise ValueError("images contain NaN or infinite values")
-    return batch, lambda b: b.reshape(shape).to(device=device, dtype=dtype)
-
-
 def _sigmas(sigma: float | Sequence[float] | Tensor | np.ndarray, n: int) -> Tensor:
-    s = torch.as_tensor(np.asarray(sigma, dtype=np.float64) if not isinstance(sigma, Tensor) else sigma.detach().cpu(), dtype=torch.float64)
+    s = torch.as_tensor(
+        np.asarray(sigma, dtype=np.float64) if not isinstance(sigma, Tensor) else sigma.detach().cpu(),
+        dtype=torch.float64,
+    )
     if s.ndim == 0:
         s = s.expand(n)
     s = s.reshape(-1)
@@ -122,9 +82,7 @@ def _labels(label: int | Sequence[int] | Tensor | None, n: int) -> Tensor | None
 
 
 def default_model() -> tuple[EpsModel, NoiseSchedule]:
-    """The shipped diffusion model and its schedule."""
-    from .checkpoint import pretrained
-
+    """The shipped diffusion model and its schedule (loaded once per process, then shared)."""
     model, schedule = pretrained("ddpm")
     assert schedule is not None
     return model, schedule
@@ -151,6 +109,7 @@ def denoise(
     generator: torch.Generator | None = None,
     clip: bool = True,
     batch_size: int = 256,
+    precision: str = "auto",
     progress: bool = False,
 ) -> Any:
     """Remove Gaussian noise of standard deviation ``sigma`` from MNIST-style digits.
@@ -164,7 +123,7 @@ def denoise(
             (``steps`` DDIM steps from t*, default 10, stochasticity ``eta``), ``"ancestral"``
             (unit DDPM steps from t*, or ``steps`` strided ones), ``"average"`` (mean of
             ``samples`` ancestral samples).
-        model, schedule: any ``eps_model(x_t, t, y=None)`` and its :class:`NoiseSchedule`;
+        model, schedule: any ``eps_model(x_t, t, y=None)`` and its :class:`~tinyddpm.schedules.NoiseSchedule`;
             default: the shipped pretrained model.
         label, guidance: class label(s) (0-9) and classifier-free guidance scale
             (eps_null + guidance (eps_label - eps_null); 1 = plain conditional).
@@ -172,6 +131,9 @@ def denoise(
             from (seed, its index), so its result does not depend on the rest of the batch.
         clip: clip x0 predictions to [-1, 1] and the result to [0, 1].
         batch_size: images per network call (bounds memory for large inputs).
+        precision: ``"auto"`` (bfloat16 autocast for the network where the hardware has it,
+            float32 otherwise), ``"bf16"`` or ``"fp32"``; see :mod:`tinyddpm.precision`. The
+            schedule and Tweedie's step always run in float32 / float64.
 
     Returns:
         The denoised digits, same kind (tensor, array, PIL image) and shape as ``images``.
@@ -195,28 +157,49 @@ def denoise(
     if isinstance(sigma, str):
         if sigma != "auto":
             raise ValueError(f"sigma must be a number, one per image, or 'auto', got {sigma!r}")
-        from .noise_level import estimate_sigma
-
         sig = estimate_sigma(batch).to(torch.float64).clamp(min=1e-3)
     else:
         sig = _sigmas(sigma, n)
     max_sigma = schedule.max_sigma / 2
     if bool((sig > max_sigma).any()):
-        raise ValueError(f"sigma {float(sig.max()):.4g} is above the largest noise level of the schedule ({max_sigma:.4g} in pixel units)")
+        raise ValueError(
+            f"sigma {float(sig.max()):.4g} is above the largest noise level of the schedule "
+            f"({max_sigma:.4g} in pixel units)"
+        )
     y_lab = _labels(label, n)
     if seed is None:
-        base = int(torch.randint(0, 2**62, (1,), generator=generator)) if generator is not None else int.from_bytes(os.urandom(8), "little") >> 2
+        base = (
+            int(torch.randint(0, 2**62, (1,), generator=generator))
+            if generator is not None
+            else int.from_bytes(os.urandom(8), "little") >> 2
+        )
     else:
         base = int(seed)
     out = torch.empty_like(batch)
-    device = next(iter(model.parameters())).device if isinstance(model, torch.nn.Module) else torch.device("cpu")
+    device = (
+        next(iter(model.parameters())).device if isinstance(model, torch.nn.Module) else torch.device("cpu")
+    )
+    net = with_precision(model, precision, device)  # only the network's forward pass changes precision
     for lo in range(0, n, batch_size):
         sl = slice(lo, min(n, lo + batch_size))
-        gens = [torch.Generator().manual_seed(derived_seed(base, "denoise", i)) for i in range(sl.start, sl.stop)]
+        gens = [
+            torch.Generator().manual_seed(derived_seed(base, "denoise", i)) for i in range(sl.start, sl.stop)
+        ]
         lab = None if y_lab is None else y_lab[sl].to(device)
         out[sl] = _denoise_chunk(
-            batch[sl].to(device), sig[sl], model, schedule, method=method, steps=steps, eta=eta, samples=samples,
-            label=lab, guidance=guidance, generators=gens, clip=clip, progress=progress,
+            batch[sl].to(device),
+            sig[sl],
+            net,
+            schedule,
+            method=method,
+            steps=steps,
+            eta=eta,
+            samples=samples,
+            label=lab,
+            guidance=guidance,
+            generators=gens,
+            clip=clip,
+            progress=progress,
         ).cpu()
     if clip:
         out.clamp_(0, 1)  # in place: no second copy of a large output
@@ -250,10 +233,109 @@ def _denoise_chunk(
         return to_pixels(x0)
     if method == "ddim":
         table = stack_timesteps([ddim_timesteps(float(t), steps or 10) for t in t_star])
-        return to_pixels(sample_loop(ddim_step, model, x_t, table, schedule, generator=generators, eta=eta, progress=progress, **kw))
+        return to_pixels(
+            sample_loop(
+                ddim_step, model, x_t, table, schedule, generator=generators, eta=eta, progress=progress, **kw
+            )
+        )
     table = stack_timesteps([ancestral_timesteps(float(t), steps=steps) for t in t_star])
     k = samples if method == "average" else 1
     acc = torch.zeros_like(y)
     for _ in range(k):
-        acc += to_pixels(sample_loop(ancestral_step, model, x_t, table, schedule, generator=generators, progress=progress, **kw))
+        acc += to_pixels(
+            sample_loop(
+                ancestral_step, model, x_t, table, schedule, generator=generators, progress=progress, **kw
+            )
+        )
     return acc / k
+
+
+# ---- pictures of one digit: photos, scans, files --------------------------------------------
+@dataclass(frozen=True)
+class DenoisedImage:
+    """What :func:`denoise_image` returns: the result in the picture's frame and in MNIST form."""
+
+    image: np.ndarray  # (H, W) float32 in [0, 1]: the denoised digit in the picture's own frame
+    digit: np.ndarray  # (28, 28) float32 in [0, 1]: the denoised digit in MNIST form
+    noisy_digit: np.ndarray  # (28, 28) float32: the normalised input the denoiser saw
+    sigma: float  # the noise std it was denoised with, in the 28x28 digit's pixel units
+    normalization: Normalization  # every step from the picture to the 28x28 digit
+
+
+def denoise_image(
+    image: str | os.PathLike | Any,
+    sigma: float | str = "auto",
+    *,
+    max_pixels: int = MAX_PIXELS,
+    **kwargs: Any,
+) -> DenoisedImage:
+    """Denoise a photo, scan or file of one digit and hand it back in its own frame.
+
+    ``image``: a file path, a PIL image or a 2-D array of grey levels in [0, 1], any size, either
+    polarity. It is normalised as MNIST was made (:func:`tinyddpm.preprocess.normalize`: polarity,
+    background, crop, 20 px box, centre of mass), denoised, and mapped back (:class:`DenoisedImage`:
+    ``.image`` in the picture's frame, ``.digit`` the 28x28 MNIST form).
+
+    ``sigma``: the noise std of the *picture* in [0, 1] pixel units (model units 2 sigma), or
+    ``"auto"``. The 28x28 digit is denoised with ``normalization.noise_gain * sigma``: resampling
+    averages the noise (see :mod:`tinyddpm.preprocess`). With ``"auto"`` the picture's sigma is
+    fitted on its background (clipping-aware); a 28x28 picture's on the digit itself
+    (:func:`tinyddpm.noise_level.estimate_sigma`). Clipped 28x28 inputs (8-bit files) have their
+    clipped pixels replaced by their expected value first (:func:`tinyddpm.noise_level.unclip`).
+    ``kwargs`` go to :func:`denoise` (``method``, ``model``, ``schedule``, ``seed``, ``precision``, ...).
+    Raises :class:`tinyddpm.preprocess.DigitError` for pictures that hold no single digit.
+
+    >>> import numpy as np, tinyddpm
+    >>> from tinyddpm.preprocess import synthetic_photo
+    >>> photo = synthetic_photo(tinyddpm.load_sample()[0][3, 0].numpy(), np.random.default_rng(1))
+    >>> out = tinyddpm.denoise_image(photo.noisy)
+    >>> out.image.shape == photo.noisy.shape, out.digit.shape
+    (True, (28, 28))
+    """
+    pixels, source = read_picture(image, max_pixels=max_pixels)
+    digit, record = normalize(pixels, source=source)
+    return denoise_normalized([digit], [record], sigma, **kwargs)[0]
+
+
+def digit_sigmas(batch: Tensor, records: Sequence[Normalization], sigma: float | str) -> Tensor:
+    """The sigma each normalised digit is denoised with: (N, 1, 28, 28), N records -> (N,) float64.
+
+    A number is the pictures' noise std, multiplied by each record's ``noise_gain``; ``"auto"``
+    takes each record's prediction from its picture, or estimates sigma on the digit where the
+    record has none (28x28 input, or too little background to fit).
+    """
+    if isinstance(sigma, str):
+        if sigma != "auto":
+            raise ValueError(f"sigma must be a number or 'auto', got {sigma!r}")
+        known = [r.sigma for r in records]
+        missing = [i for i, s in enumerate(known) if s is None]
+        est = estimate_sigma(batch[missing]).tolist() if missing else []
+        for i, e in zip(missing, est):
+            known[i] = e
+        out = torch.tensor(known, dtype=torch.float64)
+    else:
+        out = _sigmas(sigma, 1).double() * torch.tensor([r.noise_gain for r in records], dtype=torch.float64)
+    return out.clamp(min=1e-3)
+
+
+def denoise_normalized(
+    digits: Sequence[np.ndarray], records: Sequence[Normalization], sigma: float | str = "auto", **kwargs: Any
+) -> list[DenoisedImage]:
+    """Denoise digits that :func:`tinyddpm.preprocess.normalize` made, in one batch, and map them back.
+
+    What :func:`denoise_image` does after reading and normalising; the command line calls it once
+    for all the files it could read.
+    """
+    if len(digits) != len(records):
+        raise ValueError(f"got {len(digits)} digits for {len(records)} records")
+    if not digits:
+        return []
+    batch = torch.from_numpy(np.stack([np.asarray(d, dtype=np.float32) for d in digits]))[
+        :, None
+    ]  # (N, 1, 28, 28)
+    sig = digit_sigmas(batch, records, sigma)
+    out = denoise(unclip(batch, sig), sig, **kwargs)  # unclip: only clipped digits change
+    return [
+        DenoisedImage(r.to_image(o[0].numpy()), o[0].numpy(), d[0].numpy(), float(s), r)
+        for o, d, s, r in zip(out, batch, sig, records)
+    ]

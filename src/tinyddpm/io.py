@@ -1,32 +1,41 @@
-"""Reading and writing digit images for the command line: any size or mode in, 28x28 out.
+"""Reading and writing digit images for the command line: any size or mode in, any size out.
 
-``load_image`` accepts PNG, JPEG and whatever else Pillow reads (8- and 16-bit, any mode) and
-``.npy`` arrays (float pixels, not clipped: the lossless way to keep a noisy image). Outputs are
-written atomically (a temporary file in the target folder, then a rename), so an error never
-leaves a half-written file behind.
+``read_pixels`` accepts PNG, JPEG and whatever else Pillow reads (8- and 16-bit, any mode) and
+``.npy`` arrays (float pixels, not clipped: the lossless way to keep a noisy image) at their own
+size; ``load_image`` squeezes them into 28x28 the plain way. Outputs are written atomically (a
+temporary file in the target folder, then a rename, with the mode ``open()`` gives), so an
+error never leaves a half-written file behind.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
+from .files import atomic_write
+
 SIZE = 28
-Image.MAX_IMAGE_PIXELS = 64_000_000  # 8000 x 8000; larger files are refused, not decoded
+MAX_PIXELS = 64_000_000  # default per-call limit (8000 x 8000): larger files are refused, not decoded
 
 
 class ImageError(ValueError):
     """An input or output file that cannot be used, with the path in the message."""
 
 
-def _pil_to_array(img: Image.Image) -> np.ndarray:
-    """A PIL image of any mode -> float64 grayscale in [0, 1] (light digit on dark, as MNIST)."""
+def pil_to_array(img: Image.Image) -> np.ndarray:
+    """A PIL image of any mode -> float64 grayscale in [0, 1]: the one decoder of PIL modes.
+
+    16-bit modes are divided by 65535, mode "I" by 65535 when it holds values above 255 (a
+    16-bit file) else by 255, mode "F" is taken as pixels already; transparency is composited
+    onto a black background (MNIST's); colour is converted to luminance.
+    """
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         return np.asarray(img, dtype=np.float64) / 65535.0
     if img.mode == "I":
@@ -48,74 +57,179 @@ def _resize(arr: np.ndarray) -> tuple[np.ndarray, str | None]:
     side = max(h, w)
     padded = np.zeros((side, side), dtype=np.float32)  # pad to square with background
     padded[(side - h) // 2 : (side - h) // 2 + h, (side - w) // 2 : (side - w) // 2 + w] = arr
-    resized = Image.fromarray(padded, mode="F").resize((SIZE, SIZE), Image.BOX if side > SIZE else Image.BICUBIC)
+    resized = Image.fromarray(padded, mode="F").resize(
+        (SIZE, SIZE), Image.BOX if side > SIZE else Image.BICUBIC
+    )
     note = f"resized from {w}x{h} to {SIZE}x{SIZE}" + (" (padded to a square first)" if h != w else "")
     return np.asarray(resized, dtype=np.float64), note
 
 
-def load_image(path: str | os.PathLike) -> tuple[Tensor, str | None]:
-    """Read one image as ``((1, 1, 28, 28) float32 pixels, note or None)``.
+def read_pixels(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, list[str]]:
+    """Read one image at its own size as ``((H, W) float64 grey levels, notes)``.
 
-    The note says what was changed (resized, converted); errors raise :class:`ImageError`.
+    Pillow's formats through :func:`pil_to_array` ([0, 1]); ``.npy`` arrays as stored (float
+    pixels are kept as they are, unclipped; integer ones divided by 255). An image of more than
+    ``max_pixels`` pixels is refused before it is decoded (a per-call limit: Pillow's global
+    ``MAX_IMAGE_PIXELS`` is left alone). Errors raise :class:`ImageError` naming the file.
     """
     p = Path(path)
     if not p.exists():
         raise ImageError(f"{p}: no such file")
     if p.is_dir():
         raise ImageError(f"{p}: is a directory, not an image")
-    notes = []
-    if p.suffix.lower() == ".npy":
-        try:
-            arr = np.load(p, allow_pickle=False)
-        except (ValueError, OSError) as e:
-            raise ImageError(f"{p}: not a readable .npy array ({e})") from None
-        arr = np.squeeze(arr)
-        if arr.ndim != 2 or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-            raise ImageError(f"{p}: expected a 2-D numeric array, got shape {arr.shape} and dtype {arr.dtype}")
-        arr = arr.astype(np.float64)
-        if np.issubdtype(np.load(p, allow_pickle=False, mmap_mode="r").dtype, np.integer):
-            arr /= 255.0
-    else:
-        try:
-            with Image.open(p) as img:
-                img.load()
-                mode = img.mode
-                if getattr(img, "n_frames", 1) > 1:
-                    notes.append("used the first frame")
-                arr = _pil_to_array(img)
-        except UnidentifiedImageError:
-            raise ImageError(f"{p}: not an image file Pillow can read") from None
-        except Image.DecompressionBombError as e:
-            raise ImageError(f"{p}: image too large ({e})") from None
-        except (OSError, SyntaxError, ValueError) as e:
-            raise ImageError(f"{p}: corrupt or truncated image ({e})") from None
-        if mode not in ("L", "I;16", "I", "F"):
-            notes.append(f"converted {mode} to grayscale")
+    arr, notes = _read_npy(p, max_pixels) if p.suffix.lower() == ".npy" else _read_pil(p, max_pixels)
     if arr.size == 0:
         raise ImageError(f"{p}: empty image")
     if not np.isfinite(arr).all():
         raise ImageError(f"{p}: image contains NaN or infinite pixels")
+    return arr, notes
+
+
+def _too_large(p: Path, width: int, height: int, max_pixels: int) -> ImageError:
+    return ImageError(f"{p}: image too large ({width}x{height} pixels, the limit is {max_pixels:,})")
+
+
+def _read_npy(p: Path, max_pixels: int) -> tuple[np.ndarray, list[str]]:
+    try:
+        head = np.load(p, allow_pickle=False, mmap_mode="r")  # shape and dtype without reading the data
+        shape = tuple(head.shape)
+        squeezed = tuple(d for d in shape if d != 1)
+        if len(squeezed) == 2 and squeezed[0] * squeezed[1] > max_pixels:
+            raise _too_large(p, squeezed[1], squeezed[0], max_pixels)
+        arr = np.squeeze(np.asarray(head))
+    except (ValueError, OSError) as e:
+        if isinstance(e, ImageError):
+            raise
+        raise ImageError(f"{p}: not a readable .npy array ({e})") from None
+    if arr.ndim != 2 or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise ImageError(f"{p}: expected a 2-D numeric array, got shape {shape} and dtype {arr.dtype}")
+    out = arr.astype(np.float64)
+    return (out / 255.0 if np.issubdtype(arr.dtype, np.integer) else out), []
+
+
+def _read_pil(p: Path, max_pixels: int) -> tuple[np.ndarray, list[str]]:
+    notes = []
+    try:
+        with Image.open(p) as img:
+            if img.width * img.height > max_pixels:
+                raise _too_large(p, img.width, img.height, max_pixels)
+            img.load()
+            if getattr(img, "n_frames", 1) > 1:
+                notes.append("used the first frame")
+            if img.mode not in ("L", "I;16", "I", "F"):
+                notes.append(f"converted {img.mode} to grayscale")
+            return pil_to_array(img), notes
+    except UnidentifiedImageError:
+        raise ImageError(f"{p}: not an image file Pillow can read") from None
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"{p}: image too large ({e})") from None
+    except ImageError:
+        raise
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{p}: corrupt or truncated image ({e})") from None
+
+
+def read_picture(image: Any, *, max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, str]:
+    """A file path, PIL image or 2-D array -> ``((H, W) float64 grey levels, name for messages)``."""
+    if isinstance(image, (str, os.PathLike)):
+        return read_pixels(image, max_pixels=max_pixels)[0], str(image)
+    if isinstance(image, Image.Image):
+        if image.width * image.height > max_pixels:
+            raise _too_large(Path("image"), image.width, image.height, max_pixels)
+        return pil_to_array(image), "image"
+    arr = np.squeeze(np.asarray(image.detach().cpu() if isinstance(image, Tensor) else image))
+    if arr.ndim != 2 or not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise ValueError(
+            f"expected a path, a PIL image or a 2-D array, got {type(image).__name__} {arr.shape}"
+        )
+    if arr.size > max_pixels:
+        raise ImageError(
+            f"image: too large ({arr.shape[1]}x{arr.shape[0]} pixels, the limit is {max_pixels:,})"
+        )
+    if not np.isfinite(arr).all():
+        raise ImageError("image: contains NaN or infinite pixels")
+    return arr.astype(np.float64), "image"
+
+
+def load_image(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> tuple[Tensor, str | None]:
+    """Read one image squeezed into 28x28: ``((1, 1, 28, 28) float32 pixels, note or None)``.
+
+    The plain way, for images that already show a digit MNIST's way (light on dark, centred):
+    padded to a square with black, then resized. Photos and scans want
+    :func:`tinyddpm.preprocess.normalize` (what ``tinyddpm denoise`` uses) instead. The note says
+    what was changed (resized, converted); errors raise :class:`ImageError`.
+    """
+    arr, notes = read_pixels(path, max_pixels=max_pixels)
     arr, note = _resize(arr)
     if note:
         notes.insert(0, note)
     return torch.from_numpy(arr.astype(np.float32))[None, None], "; ".join(notes) or None
 
 
-def _atomic_write(path: Path, write) -> None:  # noqa: ANN001
-    folder = os.path.abspath(path.parent)
+def as_batch(images: Any) -> tuple[Tensor, Any]:
+    """Any accepted image input -> ``(float32 tensor (N, 1, 28, 28), restore)``.
+
+    Accepts a tensor or NumPy array of shape (N, 1, 28, 28), (1, 28, 28) or (28, 28), or a PIL
+    image (decoded by :func:`pil_to_array`, must be 28x28; :func:`load_image` reads and resizes
+    files). ``restore(batch)`` turns a result batch back into the input's kind and shape.
+    """
+    if isinstance(images, Image.Image):
+        arr = pil_to_array(images).astype(np.float32)
+        if arr.shape != (SIZE, SIZE):
+            raise ValueError(
+                f"PIL image must be 28x28, got {arr.shape[1]}x{arr.shape[0]} "
+                "(use tinyddpm.io.load_image to resize)"
+            )
+        out = torch.from_numpy(arr)[None, None]
+        return out, lambda b: Image.fromarray(
+            np.round(b[0, 0].clamp(0, 1).numpy() * 255).astype(np.uint8), mode="L"
+        )
+    if isinstance(images, np.ndarray):
+        if images.dtype == object or not (
+            np.issubdtype(images.dtype, np.floating)
+            or np.issubdtype(images.dtype, np.integer)
+            or images.dtype == bool
+        ):
+            raise TypeError(f"unsupported array dtype {images.dtype}")
+        t, restore = as_batch(torch.from_numpy(np.asarray(images, dtype=np.float32)))
+        dtype = images.dtype if np.issubdtype(images.dtype, np.floating) else np.float32
+        return t, lambda b: restore(b).numpy().astype(dtype)
+    if not isinstance(images, Tensor):
+        raise TypeError(
+            f"images must be a torch.Tensor, a numpy.ndarray or a PIL.Image, got {type(images).__name__}"
+        )
+    if images.is_complex() or images.dtype == torch.bool:
+        raise TypeError(f"unsupported tensor dtype {images.dtype}")
+    if images.device.type == "meta":
+        raise ValueError("images is a meta tensor (no data)")
+    shape = tuple(images.shape)
+    if images.ndim == 2:
+        batch = images[None, None]
+    elif images.ndim == 3:
+        batch = images[None]
+    elif images.ndim == 4:
+        batch = images
+    else:
+        raise ValueError(f"images must have shape (N, 1, 28, 28), (1, 28, 28) or (28, 28), got {shape}")
+    if batch.shape[1:] != (1, 28, 28):
+        raise ValueError(f"images must have shape (N, 1, 28, 28), (1, 28, 28) or (28, 28), got {shape}")
+    device, dtype = images.device, images.dtype if images.is_floating_point() else torch.float32
+    batch = batch.detach().to("cpu", torch.float32)
+    for lo in range(0, batch.shape[0], 4096):  # in chunks: a whole-input mask would cost O(N) memory
+        if not bool(torch.isfinite(batch[lo : lo + 4096]).all()):
+            raise ValueError("images contain NaN or infinite values")
+    return batch, lambda b: b.reshape(shape).to(device=device, dtype=dtype)
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as e:  # missing, read-only or not writable by this user
-        raise ImageError(f"{folder}: cannot write into this folder ({e.strerror or e})") from e
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):  # disk full, target is a folder, ...
-            raise ImageError(f"{path}: could not be written ({e.strerror or e})") from e
-        raise
+        atomic_write(path, write)
+    except OSError as e:  # missing or read-only folder, disk full, target is a folder, ...
+        if not os.access(os.path.abspath(path.parent), os.W_OK) or not path.parent.is_dir():
+            raise ImageError(
+                f"{os.path.abspath(path.parent)}: cannot write into this folder ({e.strerror or e})"
+            ) from e
+        raise ImageError(f"{path}: could not be written ({e.strerror or e})") from e
 
 
 def save_image(image: Tensor | Image.Image, path: str | os.PathLike) -> None:
@@ -127,13 +241,17 @@ def save_image(image: Tensor | Image.Image, path: str | os.PathLike) -> None:
     """
     p = Path(path)
     if isinstance(image, Image.Image):
-        _atomic_write(p, lambda tmp: image.save(tmp, format=Image.registered_extensions().get(p.suffix.lower(), "PNG")))
+        _atomic_write(
+            p, lambda tmp: image.save(tmp, format=Image.registered_extensions().get(p.suffix.lower(), "PNG"))
+        )
         return
     arr = image.detach().cpu().float().numpy().reshape(image.shape[-2:])
     if p.suffix.lower() == ".npy":
+
         def write(tmp: str) -> None:
             with open(tmp, "wb") as f:
                 np.save(f, arr)
+
         _atomic_write(p, write)
         return
     img = Image.fromarray(np.round(np.clip(arr, 0, 1) * 255).astype(np.uint8), mode="L")
