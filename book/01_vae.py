@@ -10,54 +10,67 @@
 #     name: python3
 # ---
 
+# %% [markdown]
+# # Why a VAE can't denoise
+
 # %% tags=["colab-setup"]
-# Colab setup: installs tinyddpm when this notebook runs in Colab; does nothing elsewhere.
+# Colab setup: installs tinyddpm (this release, with the book's extras) when this notebook runs
+# in Colab; does nothing elsewhere.
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    !pip install -q "tinyddpm @ git+https://github.com/tinyddpm/tinyddpm"
+    SPEC = "tinyddpm[book] @ git+https://github.com/tinyddpm/tinyddpm@v0.1.0"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", SPEC], check=True)
 
 # %% [markdown]
-# # Why a VAE can't denoise
-#
 # This book grew out of a failed experiment, and it starts by repeating it.
 #
 # A variational autoencoder (VAE) {cite}`kingma2014vae` learns to squeeze a digit through a
 # small code and rebuild it. The encoder maps an image $x$ to a Gaussian $q(z \mid x)$ over a
-# 20-dimensional latent space; the decoder maps a code $z$ back to an image; and training pushes
-# the codes of all digits towards a standard normal prior $p(z) = \mathcal N(0, I)$, so that the
-# latent space is filled without holes. A model that can rebuild every digit from 20 numbers
-# must have learned what digits look like. So the idea is tempting: hand it a *noisy* digit,
-# and the bottleneck, which has no room for noise, should hand back a clean one.
+# low-dimensional latent space; the decoder maps a code $z$ back to an image; and training
+# pushes the codes of all digits towards a standard normal prior $p(z) = \mathcal N(0, I)$, so
+# that the latent space is filled without holes. A model that can rebuild every digit from a
+# handful of numbers must have learned what digits look like. So the idea is tempting: hand it
+# a *noisy* digit, and the bottleneck, which has no room for noise, should hand back a clean one.
 #
 # tinyddpm ships such a VAE, a small MLP like those of the original paper's MNIST experiments,
 # trained on clean digits only:
 
 # %%
-import inspect
 import math
 
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import display
+from myst_nb import glue
+from torchvision.transforms.functional import gaussian_blur
 
 import tinyddpm
 from tinyddpm import viz
-from torchvision.transforms.functional import gaussian_blur
+from tinyddpm.book_data import HTMLTable
 from tinyddpm.evaluate import noisy_set
 from tinyddpm.metrics import identity_accuracy, predict_labels, psnr
-from tinyddpm.unet import num_parameters
-from tinyddpm.vae import VAE, kl_to_prior
+from tinyddpm.vae import kl_to_prior
+
 
 vae, _ = tinyddpm.pretrained("vae")
 classifier, _ = tinyddpm.pretrained("classifier")
 x, labels = tinyddpm.load_sample()  # 1,000 MNIST test digits in [0, 1], 100 per class
 print(vae)
-print(f"{num_parameters(vae):,} parameters, latent dimension {vae.config.latent}")
-print(inspect.getsource(VAE.forward))
+print(f"{sum(p.numel() for p in vae.parameters()):,} parameters, latent dimension {vae.config.latent}")
+glue("latent", vae.config.latent, display=False)
+glue("hidden", vae.enc[1].out_features, display=False)
 
 # %% [markdown]
-# A reconstruction is `decode(mu(x))`: the decoder applied to the centre of the encoder's
-# Gaussian, with no sampling, so the experiment is deterministic.
+# The encoder is one hidden layer of {glue:text}`hidden` units and the latent code has
+# {glue:text}`latent` dimensions. A reconstruction is `decode(mu(x))`: the decoder applied to the
+# centre of the encoder's Gaussian, with no sampling, so the experiment is deterministic:
+#
+# ```{literalinclude} /src/tinyddpm/vae.py
+# :pyobject: VAE.forward
+# :dedent:
+# ```
 #
 # ## The experiment
 #
@@ -88,22 +101,36 @@ viz.comparison({
 # %%
 rows = {"clean": x, "VAE(clean)": rec_clean, f"noisy, sigma {sigma}": y, "VAE(noisy)": rec_noisy}
 read = {name: predict_labels(classifier, images) for name, images in rows.items()}  # (1000,) each
-for name, images in rows.items():
-    db = float(psnr(images, x).mean()) if name != "clean" else float("inf")
-    print(f"{name:16s} PSNR {db:6.2f} dB   classifier reads the true digit: {100 * float((read[name] == labels).float().mean()):5.1f} %")
+right = {name: 100 * float((r == labels).float().mean()) for name, r in read.items()}
+db = {name: float(psnr(images, x).mean()) for name, images in rows.items() if name != "clean"}
+glue("psnr_rec_clean", round(db["VAE(clean)"], 2), display=False)
+glue("psnr_noisy", round(db[f"noisy, sigma {sigma}"], 2), display=False)
+glue("psnr_rec_noisy", round(db["VAE(noisy)"], 2), display=False)
+glue("id_rec_clean", round(right["VAE(clean)"], 1), display=False)
+glue("id_rec_noisy", round(right["VAE(noisy)"], 1), display=False)
+glue("id_noisy", round(right[f"noisy, sigma {sigma}"], 1), display=False)
+glue("id_clean", round(right["clean"], 1), display=False)
+HTMLTable(
+    ["images", "PSNR (dB)", "classifier reads the true digit"],
+    [[name, f"{db[name]:.2f}" if name in db else "(reference)", f"{right[name]:.1f} %"] for name in rows],
+)
 
 # %% [markdown]
 # Three things stand out.
 #
-# 1. The VAE is lossy even on clean digits: its reconstructions are recognisable but blurred,
-#    and that PSNR is the best it can be expected to do on any input.
-# 2. On noisy digits it does *remove* noise: the output is far closer to the clean digit than
-#    the noisy input was. Any 20-number bottleneck would do that much, since white noise in 784
-#    pixels cannot pass through it.
+# 1. The VAE is lossy even on clean digits: its reconstructions are recognisable but blurred
+#    ({glue:text}`psnr_rec_clean:.2f` dB), and that PSNR is the best it can be expected to do
+#    on any input.
+# 2. On noisy digits it does *remove* noise: its output ({glue:text}`psnr_rec_noisy:.2f` dB) is
+#    far closer to the clean digit than the noisy input was ({glue:text}`psnr_noisy:.2f` dB). Any
+#    small bottleneck would do that much, since white noise in all of a digit's pixels cannot
+#    pass through it.
 # 3. But it falls well short of that best case, and it loses digits: the classifier finds the
-#    true digit in clearly fewer reconstructions of noisy inputs than of clean ones. (The
-#    classifier was trained on clean digits and is itself thrown by raw noise, so its score on
-#    the noisy row says more about the classifier than about the digits.)
+#    true digit in {glue:text}`id_rec_noisy:.1f` % of the reconstructions of noisy inputs,
+#    against {glue:text}`id_rec_clean:.1f` % of the reconstructions of clean ones. (The
+#    classifier, right on {glue:text}`id_clean:.1f` % of the clean digits, was trained on clean
+#    digits and is itself thrown by raw noise, {glue:text}`id_noisy:.1f` %, so its score on the
+#    noisy row says more about the classifier than about the digits.)
 #
 # Is removing *some* noise good enough? A fair yardstick is the dumbest denoiser there is, a
 # Gaussian blur (here torchvision's, clipped to $[0, 1]$). Below, its width is tuned
@@ -115,8 +142,7 @@ for name, images in rows.items():
 # %%
 sigmas = (0.1, 0.2, 0.3, 0.5)
 widths = (0.3, 0.5, 0.7, 0.9, 1.1, 1.4, 1.8)  # blur standard deviations in pixels
-table = {}
-print(f"{'sigma':>5} {'noisy':>7} {'VAE(noisy)':>11} {'VAE(clip)':>10} {'best blur':>10} {'identity VAE(noisy)':>20}")
+table, body = {}, []
 for s in sigmas:
     ys = noisy_set(x, s)
     with torch.no_grad():
@@ -125,30 +151,40 @@ for s in sigmas:
     blur = max(blurs, key=lambda b: float(psnr(b, x).mean()))  # the best width for this sigma
     table[s] = {name: float(psnr(v, x).mean()) for name, v in (("noisy", ys), ("VAE", r), ("VAE clip", r_clip), ("blur", blur))}
     ident = 100 * identity_accuracy(classifier, r, labels)
-    print(f"{s:5.1f} " + " ".join(f"{table[s][k]:{w}.2f}" for k, w in (("noisy", 7), ("VAE", 11), ("VAE clip", 10), ("blur", 10))) + f" {ident:19.1f} %")
+    body.append([f"{s:.1f}"] + [f"{table[s][k]:.2f}" for k in ("noisy", "VAE", "VAE clip", "blur")] + [f"{ident:.1f} %"])
+display(HTMLTable(["sigma", "noisy (dB)", "VAE(noisy) (dB)", "VAE(clip) (dB)", "best blur (dB)", "identity, VAE(noisy)"], body))
 best_case = float(psnr(rec_clean, x).mean())
-plt.figure(figsize=(5.5, 3.5))
+plt.figure(figsize=(6, 3.6))
 for key, label in (("noisy", "noisy input"), ("VAE", "VAE(noisy)"), ("blur", "best Gaussian blur")):
     plt.plot(sigmas, [table[s][key] for s in sigmas], "o-", label=label)
 plt.axhline(best_case, color="k", ls="--", lw=1, label="VAE(clean): its best case")
-plt.xlabel("noise sigma (pixel units)"), plt.ylabel("PSNR (dB), 1,000 digits"), plt.legend(fontsize=8)
+plt.xlabel("noise sigma (pixel units)"), plt.ylabel("PSNR (dB), 1,000 digits"), plt.legend()
 plt.tight_layout()
 plt.show()
+blur_gain = [table[s]["blur"] - table[s]["VAE"] for s in sigmas]
+clip_loss = [table[s]["VAE"] - table[s]["VAE clip"] for s in sigmas]
+glue("blur_gain_min", round(min(blur_gain), 2), display=False)
+glue("blur_gain_max", round(max(blur_gain), 2), display=False)
+glue("blur_beats_vae_everywhere", "at every" if min(blur_gain) > 0 else "not at every", display=False)
+glue("clip_loss_min", round(min(clip_loss), 2), display=False)
+glue("clip_loss_max", round(max(clip_loss), 2), display=False)
 
 # %% [markdown]
-# At every noise level a tuned blur beats the VAE. Clipping the input makes the VAE worse, not
-# better: on the black background, where most pixels are 0, clipping throws away the negative
-# half of the noise and leaves a grey haze of positive mean, which the encoder reads as ink.
-# The VAE's knowledge of what digits look like is not helping it remove noise. Why not?
+# A tuned blur beats the VAE {glue:text}`blur_beats_vae_everywhere` noise level, by
+# {glue:text}`blur_gain_min:.2f` to {glue:text}`blur_gain_max:.2f` dB. Clipping the input makes the
+# VAE worse, not better (by {glue:text}`clip_loss_min:.2f` to {glue:text}`clip_loss_max:.2f` dB):
+# on the black background, where most pixels are $0$, clipping throws away the negative half of
+# the noise and leaves a grey haze of positive mean, which the encoder reads as ink. The VAE's
+# knowledge of what digits look like is not helping it remove noise. Why not?
 #
 # ## What the encoder does with a noisy digit
 #
-# The VAE was trained on clean digits, which lie on a thin "manifold" in the 784-dimensional
-# pixel space. A noisy digit lies *off* it, at a distance of about $\sigma\sqrt{784} = 28\sigma$
-# in a random direction, and the encoder was never shown such a point. Nothing in its training
-# told it how to respond.
+# The VAE was trained on clean digits, which lie on a thin "manifold" in the $28 \times 28 = 784$
+# dimensional pixel space. A noisy digit lies *off* it, at a distance of about
+# $\sigma\sqrt{784} = 28\sigma$ in a random direction, and the encoder was never shown such a
+# point. Nothing in its training told it how to respond.
 #
-# Start with its first layer, which is linear: each of the 400 hidden units computes
+# Start with its first layer, which is linear: each hidden unit $j$ computes
 # $w_j^\top (x + \sigma n) + b_j$. The noise adds $\sigma\, w_j^\top n$, a Gaussian with standard
 # deviation $\sigma \lVert w_j \rVert$, and nothing in the network cancels it. Compare it with how
 # much the same units vary from one clean digit to another, which is all the information
@@ -156,56 +192,71 @@ plt.show()
 
 # %%
 first = vae.enc[1]  # the Linear(784, 400) layer
+body = []
 with torch.no_grad():
     pre_clean = first(x.flatten(1))  # (1000, 400) pre-activations
     digit_spread = float(pre_clean.std(0).mean())
-    print(f"spread of a hidden unit across clean digits:   {digit_spread:.2f}")
     for s in sigmas:
         noise_part = float((first(noisy_set(x, s).flatten(1)) - pre_clean).std(0).mean())
         predicted = s * float(first.weight.norm(dim=1).mean())
-        print(f"noise in a hidden unit at sigma {s}: {noise_part:.2f}  (sigma * |w_j| = {predicted:.2f})")
+        body.append([f"{s:.1f}", f"{noise_part:.2f}", f"{predicted:.2f}", f"{noise_part / digit_spread:.2f}"])
+        if s == sigma:
+            glue("noise_over_spread", round(noise_part / digit_spread, 2), display=False)
+print(f"spread of a hidden unit across clean digits: {digit_spread:.2f}")
+HTMLTable(["sigma", "noise in a hidden unit", "sigma times norm of w_j", "noise / spread across digits"], body)
 
 # %% [markdown]
-# At $\sigma = 0.3$ the noise in each hidden unit is already about half as large as the
-# differences that tell digits apart, and it is exactly what a linear layer predicts: the
-# encoder passes noise through as if it were a change of the digit. The damage shows in the
-# latent code. For each $\sigma$ we measure how far the posterior mean $\mu(y)$ moves away from
-# the clean digit's $\mu(x)$, compared with the typical distance between a clean digit's code
-# and its nearest neighbour among the other 999; how often the noisy code's nearest clean code
-# belongs to another digit, and of another class; the encoder's reported uncertainty (the mean
-# posterior standard deviation); and the KL divergence of $q(z \mid y)$ from the prior, which is
-# large where codes lie in regions the prior (and so the decoder's training) rarely visits.
+# At $\sigma = 0.3$ the noise in each hidden unit is already {glue:text}`noise_over_spread:.2f`
+# times the differences that tell digits apart, and it is exactly what a linear layer
+# predicts: the encoder passes noise through as if it were a change of the digit. The damage
+# shows in the latent code. For each $\sigma$ we measure how far the posterior mean $\mu(y)$
+# moves away from the clean digit's $\mu(x)$, compared with the typical distance between a clean
+# digit's code and its nearest neighbour among the other digits' codes; how often the noisy
+# code's nearest clean code belongs to another digit, and of another class; the encoder's
+# reported uncertainty (the mean posterior standard deviation); and the KL divergence of
+# $q(z \mid y)$ from the prior, which is large where codes lie in regions the prior (and so the
+# decoder's training) rarely visits.
 
 # %%
+body = []
 with torch.no_grad():
     mu_x, logvar_x = vae.encode(x)  # (1000, 20) each
     d = torch.cdist(mu_x, mu_x)
     d.fill_diagonal_(float("inf"))
     neighbour = float(d.min(1).values.median())
-    print(f"clean codes: nearest-neighbour distance (median) {neighbour:.2f}, "
-          f"posterior std {float((0.5 * logvar_x).exp().mean()):.3f}, KL to prior {float(kl_to_prior(mu_x, logvar_x).mean()):.1f} nats")
-    print(f"{'sigma':>5} {'code shift':>11} {'nearest clean code: other digit':>32} {'other class':>12} {'posterior std':>14} {'KL to prior':>12}")
+    std_clean = float((0.5 * logvar_x).exp().mean())
+    body.append(["clean", "", "", "", f"{std_clean:.3f}", f"{float(kl_to_prior(mu_x, logvar_x).mean()):.1f}"])
+    shifts = {}
     for s in sigmas:
         mu_y, logvar_y = vae.encode(noisy_set(x, s))
-        shift = float((mu_y - mu_x).norm(dim=1).mean())
+        shifts[s] = float((mu_y - mu_x).norm(dim=1).mean())
         nearest = torch.cdist(mu_y, mu_x).argmin(1)
         other = 100 * float((nearest != torch.arange(len(x))).float().mean())
         other_class = 100 * float((labels[nearest] != labels).float().mean())
-        print(f"{s:5.1f} {shift:11.2f} {other:30.1f} % {other_class:10.1f} % "
-              f"{float((0.5 * logvar_y).exp().mean()):14.3f} {float(kl_to_prior(mu_y, logvar_y).mean()):8.1f} nats")
+        std_noisy = float((0.5 * logvar_y).exp().mean())
+        body.append([f"sigma {s:.1f}", f"{shifts[s]:.2f}", f"{other:.1f} %", f"{other_class:.1f} %",
+                     f"{std_noisy:.3f}", f"{float(kl_to_prior(mu_y, logvar_y).mean()):.1f}"])
+print(f"distance from a clean code to its nearest neighbour (median): {neighbour:.2f}")
+glue("neighbour", round(neighbour, 2), display=False)
+glue("first_sigma_past_neighbour", min(s for s in sigmas if shifts[s] > neighbour), display=False)
+glue("std_change", round(abs(std_noisy - std_clean), 3), display=False)
+HTMLTable(["codes of", "code shift", "nearest clean code: other digit", "other class", "posterior std",
+            "KL to prior (nats)"], body)
 
 # %% [markdown]
 # Read the table row by row and the failure has three parts.
 #
 # - **The code moves, in proportion to the noise.** The shift grows linearly with $\sigma$ (the
-#   encoder is nearly linear in the noise), and from about $\sigma = 0.3$ on it is larger than the
-#   gap between neighbouring digits. Many noisy codes now sit closer to *another* digit's code
+#   encoder is nearly linear in the noise), and from $\sigma =$
+#   {glue:text}`first_sigma_past_neighbour:.1f` on it is larger than the gap between neighbouring
+#   digits ({glue:text}`neighbour:.2f`). Many noisy codes now sit closer to *another* digit's code
 #   than to their own, a growing share of them of another class: the decoder then draws that
 #   other digit.
 # - **The encoder does not know.** Its posterior standard deviation is the same for noisy
-#   inputs as for clean ones. A VAE's posterior variance expresses uncertainty *among digits it
-#   was trained on*; it has no way to say "this input is unlike anything I have seen", so it
-#   reports a noisy digit with the same confidence as a clean one.
+#   inputs as for clean ones (it changes by {glue:text}`std_change:.3f` at the largest $\sigma$). A
+#   VAE's posterior variance expresses uncertainty *among digits it was trained on*; it has no
+#   way to say "this input is unlike anything I have seen", so it reports a noisy digit with
+#   the same confidence as a clean one.
 # - **The code leaves the region the decoder knows.** The KL to the prior rises with $\sigma$:
 #   noise pushes codes outwards, towards the thin tails of $\mathcal N(0, I)$ where the decoder
 #   was rarely trained, and what it draws there is a blur or a blend.
@@ -213,17 +264,20 @@ with torch.no_grad():
 # The picture below shows that drift for the digits it hurts. It takes the first ten digits of
 # the sample whose reconstruction the classifier reads correctly when the input is clean but
 # not when it is noisy ($\sigma = 0.3$), and walks along the straight line from the clean code
-# $\mu(x)$ to the noisy code $\mu(y)$, decoding seven points. Each row: the clean digit, the seven
-# decodings from $\mu(x)$ to $\mu(y)$, the noisy input.
+# $\mu(x)$ to the noisy code $\mu(y)$, decoding $\mu(x) + a\,(\mu(y) - \mu(x))$ at seven points
+# $a = 0, \tfrac16, \dots, 1$. Each row: the clean digit, the seven decodings, the noisy input.
 
 # %%
-flipped = torch.nonzero((read["VAE(clean)"] == labels) & (read["VAE(noisy)"] != labels))[:10, 0]
-print(f"{int(((read['VAE(clean)'] == labels) & (read['VAE(noisy)'] != labels)).sum())} of 1,000 digits flip this way; "
-      f"the first ten are digits {labels[flipped].tolist()}, read after the noise as {read['VAE(noisy)'][flipped].tolist()}")
+hurt = (read["VAE(clean)"] == labels) & (read["VAE(noisy)"] != labels)
+flipped = torch.nonzero(hurt)[:10, 0]
+print(f"{int(hurt.sum())} of 1,000 digits flip this way; the first ten")
+print(f"  are digits     {labels[flipped].tolist()}")
+print(f"  read, noisy as {read['VAE(noisy)'][flipped].tolist()}")
 with torch.no_grad():
     mu_clean, mu_noisy = vae.encode(x[flipped])[0], vae.encode(y[flipped])[0]
     path = [vae.decode(mu_clean + a * (mu_noisy - mu_clean)) for a in torch.linspace(0, 1, 7)]
-viz.trajectory([x[flipped], *path, y[flipped]])
+fractions = ["a = 0", "1/6", "2/6", "3/6", "4/6", "5/6", "a = 1"]
+viz.trajectory([x[flipped], *path, y[flipped]], columns=["clean", *fractions, "noisy"])
 
 # %% [markdown]
 # A person still reads the noisy inputs on the right without trouble. The decoder, following

@@ -10,16 +10,20 @@
 #     name: python3
 # ---
 
+# %% [markdown]
+# # Sampling
+
 # %% tags=["colab-setup"]
-# Colab setup: installs tinyddpm when this notebook runs in Colab; does nothing elsewhere.
+# Colab setup: installs tinyddpm (this release, with the book's extras) when this notebook runs
+# in Colab; does nothing elsewhere.
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    !pip install -q "tinyddpm @ git+https://github.com/tinyddpm/tinyddpm"
+    SPEC = "tinyddpm[book] @ git+https://github.com/tinyddpm/tinyddpm@v0.1.0"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", SPEC], check=True)
 
 # %% [markdown]
-# # Sampling
-#
 # Chapter 3 trained a network $\epsilon_\theta(x_t, t)$ that looks at a noisy image and guesses
 # the noise in it. This chapter turns that guess into a way of *making* digits: start from pure
 # noise $x_T \sim \mathcal N(0, I)$ and walk the forward chain backwards, one small denoising
@@ -29,23 +33,29 @@ if "google.colab" in sys.modules:
 # fast with DDIM {cite}`song2021ddim`, and ask for a particular digit with classifier-free
 # guidance {cite}`ho2022cfg`.
 #
-# Everything runs on a CPU in about a minute; the model is the shipped pretrained one.
+# Everything runs on a CPU; the model is the shipped pretrained one.
 
 # %%
-import inspect
 
 import matplotlib.pyplot as plt
 import torch
+from myst_nb import glue
 
 import tinyddpm
 from tinyddpm import samplers, viz
+from tinyddpm.book_data import HTMLTable
+from tinyddpm.checkpoint import load_model, pretrained_path
 from tinyddpm.diffusion import q_posterior
 from tinyddpm.metrics import predict_labels
+
 
 model, schedule = tinyddpm.pretrained("ddpm")
 classifier, _ = tinyddpm.pretrained("classifier")
 x_data, _ = tinyddpm.load_sample()  # 1,000 real test digits, for comparison
-print(f"schedule: {schedule.kind}, T = {schedule.T}, alpha_bar_T = {float(schedule.alpha_bar[-1]):.1e}")
+ab_T = float(schedule.alpha_bar[-1])
+print(f"schedule: {schedule.kind}, T = {schedule.T}, alpha_bar_T = {ab_T:.1e}")
+glue("ab_T", float(f"{ab_T:.1e}"), display=False)
+glue("sqrt_ab_T", float(f"{ab_T**0.5:.1e}"), display=False)
 
 # %% [markdown]
 # ## One reverse step
@@ -66,11 +76,11 @@ print(f"schedule: {schedule.kind}, T = {schedule.T}, alpha_bar_T = {float(schedu
 # $$ x_s = \tilde\mu(x_t, \hat x_0) + \sqrt{\tilde\beta}\; z,\qquad z \sim \mathcal N(0, I). $$
 #
 # That is the whole of `ancestral_step`:
-
-# %%
-print(inspect.getsource(samplers.ancestral_step))
-
-# %% [markdown]
+#
+# ```{literalinclude} /src/tinyddpm/samplers.py
+# :pyobject: ancestral_step
+# ```
+#
 # To be sure nothing is hidden, build one step by hand from the two ingredients,
 # `predict_start` and `q_posterior`, with the same random numbers, and compare:
 
@@ -88,7 +98,7 @@ print(f"posterior std at t = {t:.0f}: {float(var.flatten()[0].sqrt()):.4f}")
 # %% [markdown]
 # ## From noise to digits
 #
-# Sampling is this step applied over a decreasing list of timesteps, from $T$ down to 0.
+# Sampling is this step applied over a decreasing list of timesteps, from $T$ down to $0$.
 # DDPM takes all $T = 1000$ unit steps, which costs 1000 network evaluations per digit. The
 # step above works for any $s < t$, so we can also walk a coarser grid of 100 evenly spaced
 # steps (`ancestral_timesteps(T, steps=100)`): the same formula, ten times cheaper. We use that
@@ -112,20 +122,19 @@ with torch.no_grad():
         x = samplers.ancestral_step(model, x, t, s, schedule, generator=generator)
         ancestral.append(x)
 samples = tinyddpm.to_pixels(x).clamp(0, 1)
-viz.trajectory(guesses + [samples])
+viz.trajectory(guesses + [samples], columns=[f"t = {t:.0f}" for t in show_at] + ["sample"])
 
 # %% [markdown]
-# Each row is one seed; the columns are the network's guess $\hat x_0$ at t = 1000, 800, 600,
-# 400, 200, 100 and 50, then the final sample. At t = 1000 the image carries essentially no
-# information about the digit ($\bar\alpha_T \approx 2 \times 10^{-9}$), and the guess is
-# meaningless: $\hat x_0$ divides by $\sqrt{\bar\alpha_T} \approx 5 \times 10^{-5}$, which
-# blows the network's tiny errors up into the clipped salt-and-pepper of the first column. By
-# t = 800 the guess is a blurry, digit-like shape (a compromise between the digits $x_t$ could
-# still become), and as t falls it commits to one digit, then to its strokes, and sometimes
-# changes its mind on the way. Nothing in the first guesses says *which* digit a row will
-# become. Something else chooses: the fresh noise.
-
-# %% [markdown]
+# Each row is one seed; the columns are the network's guess $\hat x_0$ at the step written above
+# them, then the final sample. At $t = 1000$ the image carries essentially no information about
+# the digit ($\bar\alpha_T =$ {glue:text}`ab_T:.1e`), and the guess is meaningless: $\hat x_0$
+# divides by $\sqrt{\bar\alpha_T} =$ {glue:text}`sqrt_ab_T:.1e`, which blows the network's tiny
+# errors up into the clipped salt-and-pepper of the first column. By $t = 800$ the guess is a
+# blurry, digit-like shape (a compromise between the digits $x_t$ could still become), and as
+# $t$ falls it commits to one digit, then to its strokes, and sometimes changes its mind on the
+# way. Nothing in the first guesses says *which* digit a row will become. Something else
+# chooses: the fresh noise.
+#
 # ## Why add fresh noise at every step?
 #
 # Drop it. `ancestral_step(..., add_noise=False)` returns only the posterior mean
@@ -146,27 +155,50 @@ viz.comparison(results)
 
 # %% [markdown]
 # Without fresh noise every seed ends at the same fat, featureless blob. Three measurements make
-# that precise: the classifier's reading and confidence, how different the six samples are
-# from each other (mean distance between pairs, in pixel RMSE), and how much of the image is
-# "ink" (pixels above 0.5) compared with real digits.
+# that precise: the classifier's reading and its confidence (the probability it gives its
+# reading), how different the six samples are from each other (mean distance between pairs, in
+# pixel RMSE), and how much of the image is "ink" (pixels above $0.5$) compared with real digits.
 
 # %%
+body, stats = [], {}
 with torch.no_grad():
     for name, images in results.items():
-        confidence = float(classifier(images).softmax(1).max(1).values.mean())
+        probs = classifier(images).softmax(1)
         pairwise_rmse = torch.cdist(images.flatten(1), images.flatten(1)) / 28  # (n, n), 28 x 28 pixels
-        spread = float(pairwise_rmse.sum() / (n * (n - 1)))
-        ink = 100 * float((images > 0.5).float().mean())
-        print(f"{name:15s} labels {predict_labels(classifier, images).tolist()}  confidence {confidence:.2f}  spread {spread:.2f}  ink {ink:.0f}%")
-print(f"{'real digits':15s} ink {100 * float((x_data > 0.5).float().mean()):.0f}%")
-
+        stats[name] = {
+            "labels": ", ".join(map(str, predict_labels(classifier, images).tolist())),
+            "confidence": [round(float(p), 2) for p in probs.max(1).values],
+            "spread": float(pairwise_rmse.sum() / (n * (n - 1))),
+            "ink": 100 * float((images > 0.5).float().mean()),
+        }
+        st = stats[name]
+        body.append([name, st["labels"], f"{min(st['confidence']):.2f} to {max(st['confidence']):.2f}",
+                     f"{st['spread']:.2f}", f"{st['ink']:.0f} %"])
+real_ink = 100 * float((x_data > 0.5).float().mean())
+body.append(["real digits", "", "", "", f"{real_ink:.0f} %"])
+for name, key in (("ancestral", "anc"), ("no fresh noise", "blob"), ("DDIM, eta = 0", "ddim")):
+    glue(f"{key}_labels", stats[name]["labels"], display=False)
+    glue(f"{key}_conf_min", min(stats[name]["confidence"]), display=False)
+    glue(f"{key}_conf_max", max(stats[name]["confidence"]), display=False)
+    glue(f"{key}_spread", round(stats[name]["spread"], 2), display=False)
+    glue(f"{key}_ink", round(stats[name]["ink"]), display=False)
+glue("real_ink", round(real_ink), display=False)
+glue("blob_ink_ratio", round(stats["no fresh noise"]["ink"] / real_ink, 1), display=False)
+HTMLTable(["sampler", "classifier reads", "confidence", "spread", "ink"], body)
 
 # %% [markdown]
-# The ancestral samples are six different, confidently recognised digits with about as much ink
-# as real ones. The noise-free chain collapses: its six outputs are practically one image (a
-# spread close to zero), with about twice the ink of a real digit, which the classifier reads,
-# unconfidently, as a 0 or an 8, the digits a blob most resembles. DDIM, also deterministic,
-# does not collapse. Why?
+# The ancestral samples are six different images with about as much ink as real ones
+# ({glue:text}`anc_ink` % against {glue:text}`real_ink` %, spread {glue:text}`anc_spread:.2f`).
+# The classifier reads them as {glue:text}`anc_labels`, with confidences from
+# {glue:text}`anc_conf_min:.2f` to {glue:text}`anc_conf_max:.2f`. Not every one is a well-formed
+# digit: the fifth row ends in a Y-shaped glyph no writer would make, which the classifier
+# nonetheless reads with confidence (a confident classifier is no proof of a good digit). The
+# noise-free chain collapses: its six outputs are practically one image
+# (a spread of {glue:text}`blob_spread:.2f`), with {glue:text}`blob_ink_ratio:.1f` times the ink
+# of a real digit, which the classifier reads as {glue:text}`blob_labels`, with confidences
+# from {glue:text}`blob_conf_min:.2f` to {glue:text}`blob_conf_max:.2f`: the digits a blob most
+# resembles. DDIM, also deterministic, does not collapse (spread {glue:text}`ddim_spread:.2f`).
+# Why?
 #
 # ## The variance budget
 #
@@ -182,8 +214,8 @@ print(f"{'real digits':15s} ink {100 * float((x_data > 0.5).float().mean()):.0f}
 # | step | $c$ | $\sigma$ | noise variance $c^2 + \sigma^2$ |
 # | --- | --- | --- | --- |
 # | ancestral | $\sqrt{1-\bar\alpha_s-\tilde\beta}$ | $\sqrt{\tilde\beta}$ | $1-\bar\alpha_s$ |
-# | posterior mean only | $\sqrt{1-\bar\alpha_s-\tilde\beta}$ | 0 | $1-\bar\alpha_s-\tilde\beta$ |
-# | DDIM, $\eta = 0$ | $\sqrt{1-\bar\alpha_s}$ | 0 | $1-\bar\alpha_s$ |
+# | posterior mean only | $\sqrt{1-\bar\alpha_s-\tilde\beta}$ | $0$ | $1-\bar\alpha_s-\tilde\beta$ |
+# | DDIM, $\eta = 0$ | $\sqrt{1-\bar\alpha_s}$ | $0$ | $1-\bar\alpha_s$ |
 #
 # (The first row is the posterior mean rewritten; check it numerically below.) Dropping the fresh
 # noise removes a variance $\tilde\beta$ at every step. How much is that? The fraction
@@ -199,52 +231,63 @@ with torch.no_grad():
     rewritten = ab_s.sqrt() * x0_hat + (1 - ab_s - beta_tilde).sqrt() * eps_hat
     posterior_mean = samplers.ancestral_step(model, x_t, t, s, schedule, add_noise=False)
 print(f"posterior mean == rewritten form at t = {t:.0f}:", torch.allclose(rewritten, posterior_mean, atol=1e-5))
-for t, s in list(zip(ts, ts[1:]))[::20]:
+fractions = {}
+for t, s in zip(ts, ts[1:]):
     ab_t, ab_s = schedule.alpha_bar_at(t), schedule.alpha_bar_at(s)
-    frac = (1 - ab_t / ab_s) / (1 - ab_t)  # = beta_tilde / (1 - alpha_bar_s)
-    print(f"step {t:6.0f} -> {s:4.0f}: fresh noise is {100 * float(frac):5.1f}% of the noise x_s needs")
+    fractions[(t, s)] = 100 * float((1 - ab_t / ab_s) / (1 - ab_t))  # = beta_tilde / (1 - alpha_bar_s), in %
+later = [f for (t, s), f in fractions.items() if 0 < s < ts[1]]
+glue("first_fraction", round(fractions[(ts[0], ts[1])], 1), display=False)
+glue("later_fraction_min", round(min(later), 1), display=False)
+glue("later_fraction_median", round(float(torch.tensor(later).median()), 1), display=False)
+HTMLTable(["step", "fresh noise, share of the noise x_s needs"],
+           [[f"{t:.0f} to {s:.0f}", f"{f:.1f} %"] for (t, s), f in list(fractions.items())[::20]])
 
 # %% [markdown]
 # The very first step is the whole story. At $t = T$ the posterior mean keeps *none* of $x_T$'s
-# noise (the fraction is 100%): all of the variance $x_{990}$ should have must come from the
-# fresh noise. Without it, $x_{990} = \sqrt{\bar\alpha_{990}}\,\hat x_0$ is the meaningless
-# first guess shrunk by $\sqrt{\bar\alpha_{990}} \approx 0.016$: an almost blank image, for
-# every seed. The cell below compares the spread of $x_{990}$ on the three chains, then shows
-# what the network makes of the almost blank image at t = 990: one silhouette for all six seeds,
-# close to what it returns for an image of exact zeros. An exact MMSE denoiser would return the
-# average of all digits there (bottom row); the network's answer is a saturated silhouette of
-# the region where digits put their ink, because its small errors in $\hat\epsilon$ are divided by
-# $\sqrt{\bar\alpha_{990}}$, amplified some sixty-fold, and then clipped.
+# noise (the fraction is {glue:text}`first_fraction:.1f` %): all of the variance $x_{990}$ should
+# have must come from the fresh noise. Without it, $x_{990} = \sqrt{\bar\alpha_{990}}\,\hat x_0$
+# is the meaningless first guess shrunk by $\sqrt{\bar\alpha_{990}} =$
+# {glue:text}`sqrt_ab_990:.4f`: an almost blank image, for every seed. The cell below compares the
+# spread of $x_{990}$ on the three chains, then shows what the network makes of the almost blank
+# image at $t = 990$: one silhouette for all six seeds, close to what it returns for an image of
+# exact zeros. An exact MMSE denoiser would return the average of all digits there (bottom
+# row); the network's answer is a saturated silhouette of the region where digits put their
+# ink, because its small errors in $\hat\epsilon$ are divided by $\sqrt{\bar\alpha_{990}}$,
+# amplified {glue:text}`amplify_990:.0f`-fold, and then clipped.
 
 # %%
-# %%
-print(f"sqrt(alpha_bar_990) = {float(schedule.alpha_bar_at(ts[1]).sqrt()):.4f}; std of x_990 (the forward chain's has a std close to 1):")
+sqrt_ab_990 = float(schedule.alpha_bar_at(ts[1]).sqrt())
+glue("sqrt_ab_990", round(sqrt_ab_990, 4), display=False)
+glue("amplify_990", round(1 / sqrt_ab_990), display=False)
+print(f"sqrt(alpha_bar_990) = {sqrt_ab_990:.4f}")
+print("std of x_990 (the forward chain's has a std close to 1):")
 print("\n".join(f"  {name:15s} {float(states[1].std()):.3f}" for name, states in chains.items()))
 blank = chains["no fresh noise"][1]
 with torch.no_grad():
     guess_blank = samplers.predict_start(model, blank, ts[1], schedule)[0]
     guess_zeros = samplers.predict_start(model, torch.zeros_like(blank[:1]), ts[1], schedule)[0]
-viz.comparison({"guess at t = 990, no noise": tinyddpm.to_pixels(guess_blank),
-                "guess for zeros": tinyddpm.to_pixels(guess_zeros),
+viz.comparison({"guess at t = 990, no fresh noise": tinyddpm.to_pixels(guess_blank),
+                "guess for an image of zeros": tinyddpm.to_pixels(guess_zeros),
                 "mean of real digits": x_data.mean(0, keepdim=True)})
 
 # %% [markdown]
 # From then on the noise-free chain is a deterministic function of an almost seed-independent
-# image, so all seeds give (almost) one output. Later steps only make it worse: each removes a few
-# percent more of the noise the network expects. The plot measures this along the three chains:
-# the noise actually left in $x_t$,
+# image, so all seeds give (almost) one output. Later steps only make it worse: each removes
+# more of the noise the network expects (the median step, {glue:text}`later_fraction_median:.1f` %
+# of it, and never less than {glue:text}`later_fraction_min:.1f` %). The plot measures this
+# along the three chains: the noise actually left in $x_t$,
 # $\operatorname{std}\big((x_t - \sqrt{\bar\alpha_t}\,x_0)/\sqrt{1-\bar\alpha_t}\big)$ with $x_0$
-# the chain's own final image, against 1, the value the network was trained for.
+# the chain's own final image, against $1$, the value the network was trained for.
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 3.2))
+fig, ax = plt.subplots(figsize=(6, 3.4))
 for name, states in chains.items():
     final = states[-1].clamp(-1, 1)
     stds = [float(((x - schedule.alpha_bar_at(t).sqrt() * final) / (1 - schedule.alpha_bar_at(t)).sqrt()).std())
             for t, x in zip(ts[:-1], states[:-1])]
     ax.plot(ts[:-1], stds, label=name)
 ax.axhline(1.0, color="gray", lw=0.8, ls="--")
-ax.set(xlabel="t", ylabel="noise std in x_t (relative)", yscale="log", title="how much noise the network is shown")
+ax.set(xlabel="step t", ylabel="noise std in x_t (relative)", yscale="log")
 ax.invert_xaxis()
 ax.legend()
 fig.tight_layout()
@@ -252,29 +295,29 @@ plt.show()
 
 # %% [markdown]
 # Ancestral sampling and DDIM keep the noise exactly where the network expects it (the curves
-# sit on 1). The noise-free chain shows the network images with a few percent of that noise. A
-# denoiser told "this image is very noisy" but shown a smooth blob does the only sensible thing
-# for an MMSE estimator: it trusts the image very little and returns something close to the
-# average, which is the blob again. The fresh noise is what keeps the chain on the distribution
-# the network was trained on, and it is also the only source of new randomness: each step's
-# posterior $q(x_s \mid x_t, x_0)$ has genuine uncertainty $\tilde\beta$, and sampling it lets
-# the chain *choose* details (a loop here, a stroke there) instead of averaging over them.
+# sit on $1$). The noise-free chain shows the network images with a small fraction of that
+# noise. A denoiser told "this image is very noisy" but shown a smooth blob does the only
+# sensible thing for an MMSE estimator: it trusts the image very little and returns something
+# close to its answer for "no information", which is the blob again. The fresh noise is what
+# keeps the chain on the distribution the network was trained on, and it is also the only
+# source of new randomness: each step's posterior $q(x_s \mid x_t, x_0)$ has genuine
+# uncertainty $\tilde\beta$, and sampling it lets the chain *choose* details (a loop here, a
+# stroke there) instead of averaging over them.
 #
 # DDIM shows the other way out: keep the full noise budget, but fill it deterministically with
 # the predicted noise $\hat\epsilon$ rather than fresh $z$. Then the randomness lives entirely in
 # $x_T$, and the sampler is a deterministic map from seed to digit.
-
-# %% [markdown]
+#
 # ## DDIM: the quality / steps trade-off
 #
 # DDIM {cite}`song2021ddim` rewrites the step with a free noise level $\sigma(\eta)$; $\eta = 1$
 # is the ancestral step, $\eta = 0$ uses no fresh noise and puts the whole budget on
 # $\hat\epsilon$:
-
-# %%
-print(inspect.getsource(samplers.ddim_step))
-
-# %% [markdown]
+#
+# ```{literalinclude} /src/tinyddpm/samplers.py
+# :pyobject: ddim_step
+# ```
+#
 # Because the $\eta = 0$ sampler is a deterministic map from $x_T$ to a digit, and the map
 # changes little once the grid is fine, we can ask a precise question: with the *same* seeds,
 # how close do 5, 10 and 20 steps come to what 50 steps produce? Twenty seeds:
@@ -291,68 +334,78 @@ viz.comparison({f"{k} steps": v for k, v in by_steps.items()}, scale=2)
 # %%
 reference = by_steps[50]
 ref_labels = predict_labels(classifier, reference)
-table = ["steps   PSNR vs 50 steps   same label as 50 steps   classifier confidence"]
+body = []
 with torch.no_grad():
     for steps, images in by_steps.items():
         conf = float(classifier(images).softmax(1).max(1).values.mean())
-        agree = float((predict_labels(classifier, images) == ref_labels).float().mean())
-        close = "(reference)" if steps == 50 else f"{float(tinyddpm.metrics.psnr(images, reference).mean()):5.1f} dB"
-        table.append(f"{steps:5d}   {close:>16s}   {100 * agree:20.0f}%   {conf:21.2f}")
-print("\n".join(table))
+        agree = 100 * float((predict_labels(classifier, images) == ref_labels).float().mean())
+        db = float(tinyddpm.metrics.psnr(images, reference).mean())
+        body.append([steps, "(reference)" if steps == 50 else f"{db:.1f} dB", f"{agree:.0f} %", f"{conf:.2f}"])
+        if steps != 50:
+            glue(f"agree_{steps}", round(agree), display=False)
+            glue(f"psnr_{steps}", round(db, 1), display=False)
+HTMLTable(["steps", "PSNR vs 50 steps", "same label as 50 steps", "mean classifier confidence"], body)
 
 # %% [markdown]
-# With 5 steps the samples keep specks of unremoved noise and many seeds land on a different
-# digit than with 50; by 20 steps most seeds agree with the 50-step digit and the images are close
-# to it pixel for pixel. Compare the cost: 20 steps are 50 times cheaper than DDPM's 1000. The
-# classifier's confidence changes less than the pictures do: it answers "is this some digit?",
-# not "is it the same digit?". Where quality is judged by eye, 20 to 50 DDIM steps are the usual
-# choice; the denoising chapter needs far fewer, because it starts partway down the chain.
-
-# %% [markdown]
+# With 5 steps the samples keep specks of unremoved noise, and only {glue:text}`agree_5` % of
+# the seeds land on the digit that 50 steps give ({glue:text}`psnr_5:.1f` dB from it). By 20
+# steps {glue:text}`agree_20` % agree with the 50-step digit and the images are close to it
+# pixel for pixel ({glue:text}`psnr_20:.1f` dB). Compare the cost: 20 steps are 50 times cheaper
+# than DDPM's 1000. The classifier's confidence changes less than the pictures do: it answers
+# "is this some digit?", not "is it the same digit?". Where quality is judged by eye, 20 to 50
+# DDIM steps are the usual choice; the denoising chapter needs far fewer, because it starts
+# partway down the chain.
+#
 # ## Digits on demand: class labels and guidance
 #
 # The shipped model was trained with class labels, and with the label randomly replaced by a
-# "null" class 10% of the time, so one network gives both $\epsilon_\theta(x_t, t, y)$ and the
-# unconditional $\epsilon_\theta(x_t, t, \varnothing)$. Classifier-free guidance
-# {cite}`ho2022cfg` combines them with a scale $g$:
+# "null" class {glue:text}`p_uncond_pct:.0f` % of the time, so one network gives both
+# $\epsilon_\theta(x_t, t, y)$ and the unconditional $\epsilon_\theta(x_t, t, \varnothing)$.
+# Classifier-free guidance {cite}`ho2022cfg` combines them with a scale $g$:
 #
 # $$ \hat\epsilon = \epsilon_\theta(x_t, t, \varnothing) + g\,\big(\epsilon_\theta(x_t, t, y) - \epsilon_\theta(x_t, t, \varnothing)\big). $$
 #
 # $g = 1$ is the plain conditional model; $g > 1$ pushes further in the direction that makes
 # the label more likely, at the price of two network evaluations per step:
-
-# %%
-print(inspect.getsource(samplers.guided_eps))
-
-# %% [markdown]
+#
+# ```{literalinclude} /src/tinyddpm/samplers.py
+# :pyobject: guided_eps
+# ```
+#
 # Three digits of each class, 10 DDIM steps, from the same seeds: unconditional, conditional
 # ($g = 1$) and guided ($g = 3$). The classifier checks that each digit is the one asked for,
 # and the spread within a class (mean pixel RMSE between two samples asked for the same digit)
 # measures how varied they are.
 
 # %%
+_, _, info = load_model(pretrained_path("ddpm"))
+glue("p_uncond_pct", round(100 * info["train_config"]["p_uncond"]), display=False)
 wanted = torch.arange(10).repeat(3)  # 0..9, three times
 settings = {"unconditional": {}, "label, g = 1": {"label": wanted}, "label, g = 3": {"label": wanted, "guidance": 3.0}}
-generated, report = {}, []
+generated, body = {}, []
 with torch.no_grad():
-    for name, kw in settings.items():
+    for key, (name, kw) in zip(("uncond", "g1", "g3"), settings.items()):
         x0 = tinyddpm.sample(model, schedule, len(wanted), method="ddim", steps=10, generator=tinyddpm.seeded(3), **kw)
         generated[name] = tinyddpm.to_pixels(x0).clamp(0, 1)
         probs = classifier(generated[name]).softmax(1)
         per_class = generated[name].reshape(3, 10, 28 * 28).transpose(0, 1)  # (class, sample, pixels)
-        spread = torch.cdist(per_class, per_class).sum() / 28 / (10 * 3 * 2)  # mean pairwise RMSE within a class
-        report.append(f"{name:14s} read as the wanted digit: {100 * float((probs.argmax(1) == wanted).float().mean()):5.1f}%"
-                      f"   probability of the wanted digit: {float(probs[torch.arange(len(wanted)), wanted].mean()):.2f}"
-                      f"   spread within a class: {float(spread):.2f}")
-print("\n".join(report))
+        spread = float(torch.cdist(per_class, per_class).sum() / 28 / (10 * 3 * 2))  # mean pairwise RMSE within a class
+        hit = 100 * float((probs.argmax(1) == wanted).float().mean())
+        p_wanted = float(probs[torch.arange(len(wanted)), wanted].mean())
+        body.append([name, f"{hit:.1f} %", f"{p_wanted:.2f}", f"{spread:.2f}"])
+        glue(f"{key}_hit", round(hit, 1), display=False)
+        glue(f"{key}_p", round(p_wanted, 2), display=False)
+HTMLTable(["samples", "read as the wanted digit", "probability of the wanted digit", "spread within a class"], body)
 
 # %%
 viz.comparison({name: images[:10] for name, images in generated.items()})
 
 # %% [markdown]
-# Unconditional samples land on the wanted class only by chance (one in ten would be expected). The label
-# alone already steers almost every sample to the right digit; guidance makes the classifier
-# all but certain. Here are all thirty guided digits, one class per column:
+# Unconditional samples land on the wanted class only by chance ({glue:text}`uncond_hit:.1f` %;
+# one in ten would be expected). The label alone already steers {glue:text}`g1_hit:.1f` % of the
+# samples to the right digit; guidance raises that to {glue:text}`g3_hit:.1f` %, and the
+# classifier's probability of the wanted digit from {glue:text}`g1_p:.2f` to
+# {glue:text}`g3_p:.2f`. Here are all thirty guided digits, one class per column:
 
 # %%
 viz.grid(generated["label, g = 3"], nrow=10, scale=3)
@@ -363,14 +416,14 @@ viz.grid(generated["label, g = 3"], nrow=10, scale=3)
 # measures that (the mean pixel distance between two samples of the same class); with only
 # three samples per class it is a rough gauge, but it is the quantity to watch when you raise
 # $g$. Chapter 7 puts the same mechanism to work for denoising, where the question is not
-# "draw me a 3" but "keep this 3 a 3".
+# "draw me a three" but "keep this three a three".
 #
 # ## What to take away
 #
 # - An ancestral step samples the Gaussian posterior $q(x_s \mid x_t, \hat x_0)$; its fresh
 #   noise is not a nuisance but the part of $x_s$ the mean cannot supply.
-# - Without it the chain leaves the distribution the network was trained on and collapses to
-#   the average digit, identically for every seed.
+# - Without it the chain leaves the distribution the network was trained on and collapses onto
+#   one blob, the network's saturated answer for "no information", identically for every seed.
 # - DDIM keeps the noise budget deterministically and, being a fixed map from seed to image,
 #   needs only tens of steps.
 # - One class-conditional network, with guidance, generates any digit on demand.

@@ -10,22 +10,26 @@
 #     name: python3
 # ---
 
+# %% [markdown]
+# # Keeping the digit
+
 # %% tags=["colab-setup"]
-# Colab setup: installs tinyddpm when this notebook runs in Colab; does nothing elsewhere.
+# Colab setup: installs tinyddpm (this release, with the book's extras) when this notebook runs
+# in Colab; does nothing elsewhere.
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    !pip install -q "tinyddpm @ git+https://github.com/tinyddpm/tinyddpm"
+    SPEC = "tinyddpm[book] @ git+https://github.com/tinyddpm/tinyddpm@v0.1.0"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", SPEC], check=True)
 
 # %% [markdown]
-# # Keeping the digit
-#
 # Chapter 5 showed the failure cases of denoising: at strong noise the posterior mean sometimes
 # returns a clean, confident digit of the *wrong* class. For a digit, that is the one error that
 # matters more than any number of decibels. This chapter asks how much of it a label can prevent.
 #
 # The shipped model is class-conditional. During training each digit's label was replaced by a
-# "null" label 10% of the time, so the one network answers two questions: $\epsilon_\theta(x_t,
+# "null" label {glue:text}`p_uncond:.0%` of the time, so the one network answers two questions: $\epsilon_\theta(x_t,
 # t, c)$, the noise in $x_t$ if the digit is of class $c$, and $\epsilon_\theta(x_t, t, \varnothing)$, the
 # noise in $x_t$ whatever the digit is. Classifier-free guidance {cite}`ho2022cfg` combines them
 # with a scale $g$:
@@ -36,19 +40,22 @@ if "google.colab" in sys.modules:
 # label's direction. (Ho and Salimans write the same thing with $w = g - 1$.) In the code the
 # label is `label` and $y$ stays what it is in the rest of the book, the noisy image. The
 # package's version:
+#
+# ```{literalinclude} ../src/tinyddpm/samplers.py
+# :pyobject: guided_eps
+# ```
 
 # %%
-import inspect
-
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import display
+from myst_nb import glue
 
 import tinyddpm
+from tinyddpm.book_data import HTMLTable
+from tinyddpm.checkpoint import load_model, pretrained_path
 from tinyddpm.evaluate import noisy_set
 from tinyddpm.metrics import identity_accuracy, predict_labels, psnr
-from tinyddpm.samplers import guided_eps
-
-print(inspect.getsource(guided_eps))
 
 # %% [markdown]
 # Why does this work? The noise prediction is a scaled score,
@@ -59,15 +66,20 @@ print(inspect.getsource(guided_eps))
 # network, and $g$ raises that classifier's vote to the power $g$: $\tilde\epsilon$ is the scaled
 # score of $p(x_t)\,p(c \mid x_t)^g$.
 #
-# The judge of identity is the small MNIST classifier shipped with the package. It reads clean
-# test digits almost perfectly, so when it disagrees with the label of a *denoised* digit, the
-# denoiser has changed the digit:
+# The judge of identity is the small MNIST classifier shipped with the package. It reads
+# {glue:text}`clean_accuracy:.1%` of the clean bundled test digits correctly, so when it
+# disagrees with the label of a *denoised* digit, the denoiser has almost always changed the
+# digit:
 
 # %%
 model, schedule = tinyddpm.pretrained("ddpm")
 classifier, _ = tinyddpm.pretrained("classifier")
 x, labels = tinyddpm.load_sample()  # 1,000 test digits, 100 per class
-print(f"classifier on the clean digits: {100 * identity_accuracy(classifier, x, labels):.1f}% correct")
+accuracy = identity_accuracy(classifier, x, labels)
+print(f"classifier on the clean digits: {100 * accuracy:.1f}% correct")
+glue("clean_accuracy", accuracy, display=False)
+train_config = load_model(pretrained_path("ddpm"))[2]["train_config"]  # how the shipped model was trained
+glue("p_uncond", train_config["p_uncond"], display=False)
 
 # %% [markdown]
 # ## Guidance for the posterior mean is a straight line
@@ -96,8 +108,9 @@ for g in (2.0, 3.0):
 # %% [markdown]
 # ## The experiment
 #
-# For each noise level, the fixed noisy versions of all 1,000 bundled digits are denoised with
-# the one-step posterior mean, without a label and guided by one of three labels:
+# For each noise level, the fixed noisy versions of {glue:text}`n_digits:d` bundled digits
+# ({glue:text}`per_class:d` of each class) are denoised with the one-step posterior mean, without
+# a label and guided by one of three labels:
 #
 # - the **true label**: the upper bound, available only when the label comes from outside the
 #   image (a form's printed field, a check digit, a person);
@@ -112,6 +125,11 @@ for g in (2.0, 3.0):
 # predicted label is wrong, and the classifier only reads those.
 
 # %%
+per_class = 50  # half of the bundled digits: the chapter stays within minutes on two CPU cores
+keep = torch.cat([torch.nonzero(labels == c).flatten()[:per_class] for c in range(10)]).sort().values
+x, labels = x[keep], labels[keep]
+glue("n_digits", len(x), display=False)
+glue("per_class", per_class, display=False)
 sigmas = (0.3, 0.5, 0.75)
 scales = (1.0, 2.0, 3.0)
 runs = {}  # sigma -> everything measured at that noise level
@@ -146,51 +164,82 @@ for s in sigmas:
                "predicted": predicted, "guided": guided, "reads": reads}
 
 
-header = f"{'':30s}" + "".join(f"{f'sigma {s}':>18s}" for s in sigmas)
-print("accuracy of the guessed labels (%)")
-print(header)
-for src in ("from noisy image", "from posterior mean"):
-    print(f"{src:30s}" + "".join(f"{100 * float((r['predicted'][src] == labels).float().mean()):17.1f}%" for r in runs.values()))
-print()
-print("identity flips (% of the 1,000 digits not read as their label) and PSNR, g = 1")
-print(header)
-rows = {"no guidance": lambda r: (r["unguided reads"], r["unguided"])}
-for src in ("true label", "from noisy image", "from posterior mean"):
-    rows[f"guided, {src}"] = lambda r, src=src: (r["reads"][src, 1.0], r["guided"][src, 1.0])
-for name, get in rows.items():
-    cells = ""
-    for r in runs.values():
-        read, out = get(r)
-        cells += f"{100 * float((read != labels).float().mean()):7.1f}% {float(psnr(out, x).mean()):6.2f} dB"
-    print(f"{name:30s}{cells}")
+def flips(read: torch.Tensor) -> float:
+    """Fraction of the digits the classifier does not read as their label."""
+    return float((read != labels).float().mean())
+
+
+def mean_psnr(out: torch.Tensor) -> float:
+    return float(psnr(out, x).mean())
+
+
+columns = [f"σ = {s}" for s in sigmas]
+guess = {src: [1 - flips(r["predicted"][src]) for r in runs.values()]
+         for src in ("from noisy image", "from posterior mean")}
+display(HTMLTable(["label guessed", *columns], [[src, *(f"{100 * a:.1f}%" for a in acc)]
+                                                for src, acc in guess.items()],
+                  "accuracy of the guessed labels"))
+table = {}  # row name -> per sigma (flip rate, PSNR) at g = 1
+for name, get in [("no guidance", lambda r: (r["unguided reads"], r["unguided"]))] + [
+    (f"guided, {src}", lambda r, src=src: (r["reads"][src, 1.0], r["guided"][src, 1.0]))
+    for src in ("true label", "from noisy image", "from posterior mean")
+]:
+    table[name] = [(flips(read), mean_psnr(out)) for read, out in map(get, runs.values())]
+display(HTMLTable(["g = 1", *columns],
+                  [[name, *((f"{100 * f:.1f}%", f"{p:.2f} dB") for f, p in cells)] for name, cells in table.items()],
+                  f"identity flips (first line: % of the {len(x)} digits not read as their label) and mean PSNR"))
+
+# the claims of the next paragraphs, computed
+at = {s: i for i, s in enumerate(sigmas)}
+none, true = table["no guidance"], table["guided, true label"]
+noisy, post = table["guided, from noisy image"], table["guided, from posterior mean"]
+assert none[0][0] <= none[1][0] <= none[2][0]  # flips grow with the noise
+assert all(t[0] <= n[0] and t[1] > n[1] for t, n in zip(true, none))  # true label: fewer flips, more PSNR
+assert all(p[0] == n[0] for p, n in zip(post, none))  # label from the posterior mean: same flips
+for s in sigmas:
+    k = str(s).replace(".", "")
+    glue(f"flip_none_{k}", none[at[s]][0], display=False)
+    glue(f"flip_true_{k}", true[at[s]][0], display=False)
+    glue(f"flip_noisy_{k}", noisy[at[s]][0], display=False)
+    glue(f"guess_noisy_wrong_{k}", 1 - guess["from noisy image"][at[s]], display=False)
+glue("true_psnr_gain_max", max(t[1] - n[1] for t, n in zip(true, none)), display=False)
+glue("noisy_psnr_loss_05", none[at[0.5]][1] - noisy[at[0.5]][1], display=False)
+glue("noisy_flip_factor_075", noisy[at[0.75]][0] / none[at[0.75]][0], display=False)
+glue("post_psnr_gain_max", max(p[1] - n[1] for p, n in zip(post, none)), display=False)
 
 # %% [markdown]
 # The first table says how good the two guesses are; the second what guidance makes of them.
 #
-# **Without guidance** the flip rate grows with the noise: the stronger the noise, the more
-# digits are genuinely ambiguous, and the posterior mean, which averages over every digit that
-# could have produced $y$, drifts towards whichever class dominates that average.
+# **Without guidance** the flip rate grows with the noise, from {glue:text}`flip_none_03:.1%` at
+# the lowest noise level to {glue:text}`flip_none_075:.1%` at the highest: the stronger the noise,
+# the more digits are genuinely ambiguous, and the posterior mean, which averages over every
+# digit that could have produced $y$, drifts towards whichever class dominates that average.
 #
-# **Guided by the true label**, almost every flip disappears, and the PSNR goes *up*. That is not
-# a coincidence: with the label known, the best estimate in squared error is
-# $\mathbb E[x_0 \mid y, c]$, and the conditional model at $g = 1$ approximates exactly
-# that. Information that is not in the image has been added, and both metrics profit.
+# **Guided by the true label**, most flips disappear ({glue:text}`flip_true_075:.1%` left at
+# $\sigma = 0.75$), and the PSNR goes *up* at every noise level, by up to
+# {glue:text}`true_psnr_gain_max:.2f` dB. That is not a coincidence: with the label known, the
+# best estimate in squared error is $\mathbb E[x_0 \mid y, c]$, and the conditional model at
+# $g = 1$ approximates exactly that. Information that is not in the image has been added, and
+# both metrics profit.
 #
 # **Guided by a label guessed from the noisy image**, the guess itself is poor. The classifier was
 # trained on clean digits and, like the VAE of chapter 1, has no idea what to do with inputs far
 # from its training data: its accuracy collapses as $\sigma$ grows. What guidance makes of a
-# wrong label is more interesting. At $\sigma = 0.5$ about three guesses in four are wrong, yet
-# the flip rate barely moves: the conditional model weighs the label against the image, and
-# while the image still shows the digit clearly, the image wins; the wrong label only costs
-# PSNR. At $\sigma = 0.75$ the image says too little, the wrong label wins, and the flip rate
-# becomes several times that of no guidance at all.
+# wrong label is more interesting. At $\sigma = 0.5$, {glue:text}`guess_noisy_wrong_05:.0%` of the
+# guesses are wrong, yet the flip rate barely moves ({glue:text}`flip_none_05:.1%` without
+# guidance, {glue:text}`flip_noisy_05:.1%` with it): the conditional model weighs the label against
+# the image, and while the image still shows the digit clearly, the image wins; the wrong label
+# only costs PSNR, {glue:text}`noisy_psnr_loss_05:.2f` dB. At $\sigma = 0.75$ the image says too
+# little, the wrong label wins, and the flip rate becomes {glue:text}`flip_noisy_075:.1%`,
+# {glue:text}`noisy_flip_factor_075:.1f` times that of no guidance at all.
 #
 # **Guided by the label read off the unguided posterior mean**, the guess is right as often as
-# the unguided result keeps its identity, by construction, and the flip rate stays where it was
-# without guidance: the classifier reads the guided digit as the label it was guided by, and that
-# label is the unguided digit's reading, flips included. A label computed from the same noisy
-# image adds no information; guidance can only make the denoiser commit harder to the class it
-# already preferred. The small PSNR gain is that commitment paying off on the digits whose guess
+# the unguided result keeps its identity, by construction, and the flip rate stays exactly where
+# it was without guidance (the cell checks it): the classifier reads the guided digit as the
+# label it was guided by, and that label is the unguided digit's reading, flips included. A label
+# computed from the same noisy image adds no information; guidance can only make the denoiser
+# commit harder to the class it already preferred. The small PSNR gain, at most
+# {glue:text}`post_psnr_gain_max:.2f` dB, is that commitment paying off on the digits whose guess
 # is right.
 #
 # So of the two guesses, the one from the denoised image is clearly the better one, and neither
@@ -200,17 +249,17 @@ for name, get in rows.items():
 # ## A digit kept by guidance
 #
 # At $\sigma = 0.75$: digits that the unguided posterior mean turns into another class, and
-# the true-label guided posterior mean keeps. Each title below a clean digit is its label; the
+# the true-label guided posterior mean keeps. Each title above a clean digit is its label; the
 # others are the classifier's reading (red when it is not the label).
 
 # %%
 r = runs[0.75]
 kept = torch.nonzero((r["unguided reads"] != labels) & (r["reads"]["true label", 1.0] == labels)).flatten()
-print(f"{len(kept)} of 1,000 digits flip without guidance and are kept with the true label (sigma 0.75)")
+print(f"{len(kept)} of {len(x)} digits: flipped without guidance, kept with the true label")
 show = kept[:6]
 panels = [("clean", x, labels), ("noisy", r["y"], None), ("no guidance", r["unguided"], r["unguided reads"]),
-          ("guided, true label", r["guided"]["true label", 1.0], r["reads"]["true label", 1.0])]
-fig, axes = plt.subplots(len(panels), len(show), figsize=(1.5 * len(show), 1.7 * len(panels)))
+          ("guided,\ntrue label", r["guided"]["true label", 1.0], r["reads"]["true label", 1.0])]
+fig, axes = plt.subplots(len(panels), len(show), figsize=(6.8, 1.5 * len(panels)))
 for row, (name, imgs, read) in enumerate(panels):
     for col, i in enumerate(show.tolist()):
         ax = axes[row, col]
@@ -218,9 +267,10 @@ for row, (name, imgs, read) in enumerate(panels):
         ax.set_xticks([]), ax.set_yticks([])
         if read is not None:
             verb = "label" if name == "clean" else "reads"
-            ax.set_title(f"{verb} {int(read[i])}", fontsize=9, color="k" if int(read[i]) == int(labels[i]) else "C3")
+            ax.set_title(f"{verb} {int(read[i])}", fontsize=10,
+                         color="k" if int(read[i]) == int(labels[i]) else "C3")
         if col == 0:
-            ax.set_ylabel(name, fontsize=9)
+            ax.set_ylabel(name, fontsize=10)
 fig.tight_layout()
 plt.show()
 
@@ -232,52 +282,63 @@ plt.show()
 # posterior mean kept? Counted at each noise level:
 
 # %%
-for s, r in runs.items():
-    lost = ((r["unguided reads"] == labels) & (r["reads"]["true label", 1.0] != labels)).sum()
-    print(f"sigma {s}: {int(lost)} digit(s) kept without guidance but flipped with the true label")
+lost = {s: int(((r["unguided reads"] == labels) & (r["reads"]["true label", 1.0] != labels)).sum())
+        for s, r in runs.items()}
+for s, n in lost.items():
+    print(f"sigma {s}: {n} digit(s) kept without guidance but flipped with the true label")
+glue("lost_total", sum(lost.values()), display=False)
 
 # %% [markdown]
-# None: with the right label, guidance only ever helps here.
+# {glue:text}`lost_total:d` digits in all: with the right label, guidance only ever helps here.
 #
 # ## The guidance scale
 #
-# What does a scale above 1 buy? With the straight line of the first section every scale costs
-# nothing more; the same table at $g = 1, 2, 3$, for all three labels:
+# What does a scale above $1$ buy? With the straight line of the first section every scale
+# costs nothing more; the same table at each $g$, for all three labels:
 
 # %%
-print("identity flips (%) and PSNR by guidance scale")
-print(header)
-for src in ("true label", "from noisy image", "from posterior mean"):
-    for g in scales:
-        cells = "".join(f"{100 * float((r['reads'][src, g] != labels).float().mean()):7.1f}% "
-                        f"{float(psnr(r['guided'][src, g], x).mean()):6.2f} dB"
-                        for r in runs.values())
-        print(f"{f'{src}, g = {g:.0f}':30s}{cells}")
+by_scale = {(src, g): [(flips(r["reads"][src, g]), mean_psnr(r["guided"][src, g])) for r in runs.values()]
+            for src in ("true label", "from noisy image", "from posterior mean") for g in scales}
+display(HTMLTable(["label, scale", *columns],
+                  [[f"{src}, g = {g:.0f}", *((f"{100 * f:.1f}%", f"{p:.2f} dB") for f, p in cells)]
+                   for (src, g), cells in by_scale.items()],
+                  "identity flips (first line) and mean PSNR by guidance scale"))
+for src in ("true label", "from noisy image", "from posterior mean"):  # PSNR falls with every step of g
+    assert all(by_scale[src, a][i][1] > by_scale[src, b][i][1]
+               for a, b in zip(scales, scales[1:]) for i in range(len(sigmas)))
+    if src == "from posterior mean":  # and these flips do not change
+        assert all([f for f, _ in by_scale[src, g]] == [f for f, _ in by_scale[src, 1.0]] for g in scales)
+glue("g_max", scales[-1], display=False)
+glue("true_flip_075_gmax", by_scale["true label", scales[-1]][at[0.75]][0], display=False)
+glue("noisy_flip_05_gmax", by_scale["from noisy image", scales[-1]][at[0.5]][0], display=False)
 
 # %% [markdown]
 # Above $g = 1$ the estimate leaves the conditional posterior mean and overshoots, away from the
 # unconditional one, towards an image that is more typical of the class than the evidence says.
-# The PSNR falls with every step of $g$, for every label, and faster at high noise where the
-# overshoot is larger. What happens to identity depends on the label:
+# The PSNR falls with every step of $g$, for every label and noise level (the cell checks it).
+# What happens to identity depends on the label:
 #
-# - with the **true label**, the few remaining flips shrink further;
-# - with the label read off the **posterior mean**, nothing changes: that label already agrees
-#   with what the unguided denoiser saw, and a larger $g$ only commits harder to it;
+# - with the **true label**, the remaining flips at $\sigma = 0.75$ go from
+#   {glue:text}`flip_true_075:.1%` at $g = 1$ to {glue:text}`true_flip_075_gmax:.1%` at
+#   $g =$ {glue:text}`g_max:.0f`;
+# - with the label read off the **posterior mean**, the flips do not change: that label already
+#   agrees with what the unguided denoiser saw, and a larger $g$ only commits harder to it;
 # - with the label guessed from the **noisy image**, a larger $g$ gives the (often wrong) label
 #   more weight against the image, and the flips multiply, even at $\sigma = 0.5$ where $g = 1$
-#   had kept the image in charge.
+#   had kept the image in charge: from {glue:text}`flip_noisy_05:.1%` to
+#   {glue:text}`noisy_flip_05_gmax:.1%` at $g =$ {glue:text}`g_max:.0f`.
 #
 # For generation from pure noise, where nothing constrains the image but the label, scales above
-# 1 are worth their price: they trade diversity for more recognizable samples {cite}`ho2022cfg`.
+# $1$ are worth their price: they trade diversity for more recognizable samples {cite}`ho2022cfg`.
 # For denoising, where the image is the evidence, $g = 1$ is the right default.
 #
 # ## What to take away
 #
 # - Classifier-free guidance mixes the model's conditional and unconditional noise predictions;
 #   for the one-step posterior mean it is a straight line between the two denoised images.
-# - A true label, from outside the image, removes nearly all identity flips and raises PSNR: it
-#   is information the noisy image does not contain.
+# - A true label, from outside the image, removes most identity flips and raises PSNR: it is
+#   information the noisy image does not contain.
 # - A label guessed from the noisy image cannot do that. Guessed by a classifier on the noisy
 #   input it costs PSNR, and identity too once the noise is strong; guessed from the denoised
 #   image it is harmless and leaves the flip rate where it was.
-# - Guidance scales above 1 trade PSNR for commitment; for denoising, $g = 1$ is enough.
+# - Guidance scales above $1$ trade PSNR for commitment; for denoising, $g = 1$ is enough.

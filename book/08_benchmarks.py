@@ -11,65 +11,70 @@
 #     name: python3
 # ---
 
+# %% [markdown]
+# # Benchmarks
+
 # %% tags=["colab-setup"]
-# Colab setup: installs tinyddpm when this notebook runs in Colab; does nothing elsewhere.
+# Colab setup: installs tinyddpm (this release, with the book's extras) when this notebook runs
+# in Colab; does nothing elsewhere.
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    !pip install -q "tinyddpm @ git+https://github.com/tinyddpm/tinyddpm"
+    SPEC = "tinyddpm[book] @ git+https://github.com/tinyddpm/tinyddpm@v0.1.0"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", SPEC], check=True)
 
 # %% [markdown]
-# # Benchmarks
-#
-# The earlier chapters measured one idea at a time on the 1,000 bundled digits. This chapter
+# The earlier chapters measured one idea at a time on the bundled test digits. This chapter
 # puts every method side by side on the full MNIST test set, with the numbers produced by one
 # command in this repository:
 #
 # ```bash
 # pip install -e ".[bench]"
-# python benchmarks/run.py            # about an hour on 2 CPU cores; writes benchmarks/results/
-# python benchmarks/run.py --quick    # the same code on a few digits, in a minute (the tests run it)
+# python benchmarks/run.py            # writes benchmarks/results/
+# python benchmarks/run.py --quick    # the same code on a few digits (the tests run it)
 # ```
 #
-# The run writes one JSON file per section (`bench_quality.json`, `bench_speed.json`,
-# `bench_diffusers.json`, `bench_fid.json`) and a generated summary, `BENCHMARKS.md`. Nothing
-# below is typed in by hand: the cells read those files. In Colab, where the repository is
-# not on disk, they are fetched from GitHub.
+# The full run took {glue:text}`bench_minutes:.0f` minutes on the machine named below the next
+# cell. It writes one JSON file per section (`bench_quality.json`, `bench_speed.json`,
+# `bench_diffusers.json`, `bench_fid.json`) and a generated summary, `BENCHMARKS.md`. The
+# package ships a copy of that folder (`tinyddpm.book_data`), so the cells below read the same
+# files in a clone, after `pip install` and in Colab. Nothing below is typed in by hand.
 #
 # **Protocol.** Clean test digits $x \in [0, 1]$, $y = x + \sigma n$ with a fixed seed and *no
 # clipping*; every method sees $y$ and the true $\sigma$ (except the blind variants, which
-# estimate it). Fast methods run on all 10,000 test digits; the multi-step samplers, which cost
-# tens to hundreds of network evaluations per digit, run on a fixed subset of 50 of them
-# (5 per class, `s50`), and the blind and guided variants on the 1,000 bundled digits
-# (`s1000`). The sets are nested, so every method is also scored on `s50`. The classical
-# denoisers from scikit-image have one parameter each, tuned per $\sigma$ on 300 *training*
-# digits, never on test digits.
+# estimate it). Fast methods run on all {glue:text}`n_test:,d` test digits; the multi-step
+# samplers, which cost tens to hundreds of network evaluations per digit, run on a fixed subset
+# of {glue:text}`n_s50:d` of them ({glue:text}`s50_per_class:d` per class, `s50`), and the blind
+# and guided variants on the {glue:text}`n_s1000:,d` bundled digits (`s1000`). The sets are
+# nested, so every method is also scored on `s50`. The classical denoisers from scikit-image
+# have one parameter each, tuned per $\sigma$ on {glue:text}`n_tune:d` *training* digits, never
+# on test digits.
 
 # %%
-import json
-import urllib.request
-from pathlib import Path
-
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
+from IPython.display import display
+from myst_nb import glue
 
-RESULTS = Path("../benchmarks/results")
-RAW = "https://raw.githubusercontent.com/tinyddpm/tinyddpm/main/benchmarks/results"
+from tinyddpm.book_data import HTMLTable, read_json
+from tinyddpm.schedules import NoiseSchedule
 
 
 def load(section: str) -> dict:
-    """One results file: from the repository if it is here, else from GitHub (Colab)."""
-    path = RESULTS / f"bench_{section}.json"
-    if path.exists():
-        return json.loads(path.read_text())
-    with urllib.request.urlopen(f"{RAW}/bench_{section}.json") as f:
-        return json.load(f)
+    """One results file of benchmarks/run.py, from the copy shipped with the package."""
+    return read_json(f"bench_{section}.json")
 
 
 quality, speed, versus, fid = (load(s) for s in ("quality", "speed", "diffusers", "fid"))
 machine = speed["machine"]
 print(f"machine: {machine['cpu']}, {machine['threads']} torch threads, torch {machine['torch']}")
-print(f"quality section: {quality['section_seconds'] / 60:.0f} min, sample-quality section: {fid['section_seconds'] / 60:.0f} min")
+sizes = quality["sizes"]
+glue("bench_minutes", sum(d["section_seconds"] for d in (quality, speed, versus, fid)) / 60, display=False)
+glue("n_test", quality["sets"]["test"], display=False)  # the whole test set: a count, not indices
+glue("n_s50", len(quality["sets"]["s50"]), display=False)
+glue("s50_per_class", sizes["s50_per_class"], display=False)
+glue("n_s1000", len(quality["sets"]["s1000"]), display=False)
+glue("n_tune", sizes["tune"], display=False)
 
 # %% [markdown]
 # ## Denoising quality
@@ -90,12 +95,14 @@ def cell(method: str, key: str, fmt) -> str:
     return "" if r is None else fmt(r)
 
 
-table = ["| method | digits | " + " | ".join(f"σ = {k}" for k in sigmas) + " |", "|---|---|" + "---|" * len(sigmas)]
-for m in methods:
-    digits = next(r["set"] for r in rows if r["method"] == m)
-    table.append(f"| {m} | {digits} | " + " | ".join(
-        cell(m, k, lambda r: f"{r['psnr']:.2f} / {100 * r['identity']:.1f}" + (" ★" if r.get("best_classical") else "")) for k in sigmas) + " |")
-display(Markdown("**PSNR (dB) / identity kept (%)**\n\n" + "\n".join(table)))
+def psnr_identity(r: dict) -> tuple[str, str]:
+    return f"{r['psnr']:.2f}" + (" ★" if r.get("best_classical") else ""), f"{100 * r['identity']:.1f}"
+
+
+header = ["method", "digits"] + [f"σ = {k}" for k in sigmas]
+body = [[m, next(r["set"] for r in rows if r["method"] == m)] + [cell(m, k, psnr_identity) for k in sigmas]
+        for m in methods]
+display(HTMLTable(header, body, "PSNR (dB, first line) and identity kept (%, second line)"))
 
 # %% [markdown]
 # The same numbers as curves, for the methods the book is about. "Best classical" follows the
@@ -123,66 +130,127 @@ curves = {
     "ancestral sample": lambda r: r["method"].startswith("ancestral"),
     "supervised U-Net": lambda r: r["method"].startswith("supervised"),
 }
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+# as wide as the book's text column (6.8 in at 100 dpi): its 10 pt text is not shrunk on the page
+fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(6.8, 8), sharex=True)
 for name, pick in curves.items():
     xs, ps, ids = series(pick)
     style = "o" if name == "supervised U-Net" else "o-"
-    ax1.plot(xs, ps, style, label=name, ms=4)
-    ax2.plot(xs, ids, style, label=name, ms=4)
-ax1.set(xlabel="noise level σ (pixel units)", ylabel="mean PSNR (dB)", title="Distortion")
-ax2.set(xlabel="noise level σ (pixel units)", ylabel="identity kept (%)", title="Identity")
-ax1.legend(fontsize=8)
+    ax1.plot(xs, ps, style, label=name, ms=5)
+    ax2.plot(xs, ids, style, label=name, ms=5)
+ax1.set(ylabel="mean PSNR (dB)", title="Distortion (higher is better)")
+ax2.set(xlabel="noise level σ (pixel units)", ylabel="identity kept (%)",
+        title="Identity (higher is better)")
 for ax in (ax1, ax2):
     ax.grid(alpha=0.3)
-plt.tight_layout()
+    ax.tick_params(labelbottom=True)
+fig.legend(*ax1.get_legend_handles_labels(), loc="lower center", ncol=2, frameon=False)  # both panels
+fig.tight_layout(rect=(0, 0.145, 1, 1))
 plt.show()
 
 # %%
-def psnr_of(method_prefix: str, key: str) -> float:
-    return next(r["psnr"] for r in rows if r["sigma"] == key and r["method"].startswith(method_prefix))
+def row_of(method_prefix: str, key: str) -> dict:
+    return next(r for r in rows if r["sigma"] == key and r["method"].startswith(method_prefix))
 
 
+def is_pm(r: dict) -> bool:
+    """The one-step posterior mean and its variants (blind: estimated sigma; guided: a label)."""
+    return r["method"].startswith("posterior mean")
+
+
+body = []
 for key in ("0.1", "0.3", "0.5"):
-    best = next(r for r in rows if r["sigma"] == key and r.get("best_classical"))
-    print(f"σ = {key}: posterior mean {psnr_of('posterior mean', key):.2f} dB, best classical ({best['method']}) "
-          f"{best['psnr']:.2f} dB, VAE {psnr_of('VAE', key):.2f} dB, original procedure {psnr_of('original', key):.2f} dB")
+    at = [r for r in rows if r["sigma"] == key]
+    best = next(r for r in at if r.get("best_classical"))
+    body.append([f"σ = {key}", f"{row_of('posterior mean', key)['s50']['psnr']:.2f}",
+                 (f"{best['s50']['psnr']:.2f}", best["method"]), f"{row_of('VAE', key)['s50']['psnr']:.2f}",
+                 f"{row_of('original', key)['s50']['psnr']:.2f}"])
+display(HTMLTable(["noise", "posterior mean", "best classical", "VAE", "original procedure"], body,
+                   f"PSNR (dB), every method on the same {len(quality['sets']['s50'])} digits (s50)"))
+
+# the claims of the next paragraph, computed: on s50 (the same digits for every method), how far
+# every other method stays below the posterior mean, and how close its own variants come
+margin, variant_gap, above = [], [], []
+for key in sigmas:
+    at = [r for r in rows if r["sigma"] == key]
+    pm = row_of("posterior mean", key)
+    margin.append(pm["s50"]["psnr"] - max(r["s50"]["psnr"] for r in at if not is_pm(r)))
+    variant_gap += [abs(r["s50"]["psnr"] - pm["s50"]["psnr"]) for r in at if is_pm(r)]
+    above += [f"{r['method']} at σ = {key} ({r['set']})" for r in at if r["psnr"] > pm["psnr"]]
+assert min(margin) > 0, "a method that is not a posterior mean beats it on s50: rewrite the prose"
+glue("pm_margin_db", min(margin), display=False)
+glue("pm_variant_gap_db", max(variant_gap), display=False)
+glue("n_rows_above_pm", len(above), display=False)
+glue("rows_above_pm", "; ".join(above), display=False)
+# the original procedure: the noise level of its start step, where it comes closest to the
+# posterior mean, and what it does at the lowest noise level
+original = next(r["method"] for r in rows if r["method"].startswith("original"))
+start = int(original.rsplit("start ", 1)[1].rstrip(")"))
+linear = NoiseSchedule.linear(300)
+glue("original_start", start, display=False)
+glue("original_T", linear.T, display=False)
+glue("original_start_sigma", float(linear.sigma_from_t(start)) / 2, display=False)  # pixel units
+gaps = {k: row_of("posterior mean", k)["s50"]["psnr"] - row_of("original", k)["s50"]["psnr"]
+        for k in sigmas if k != "50/255"}
+closest = min(gaps, key=gaps.get)
+glue("original_closest_sigma", float(closest), display=False)
+glue("original_closest_gap_db", gaps[closest], display=False)
+low = min((k for k in sigmas if k != "50/255"), key=float)
+glue("low_sigma", float(low), display=False)
+glue("original_low_db", row_of("original", low)["s50"]["psnr"], display=False)
+glue("noisy_low_db", row_of("noisy input", low)["s50"]["psnr"], display=False)
+# the supervised U-Nets against the posterior mean, each on all test digits at its own noise level
+sup_gap = [row_of("posterior mean", r["sigma"])["psnr"] - r["psnr"] for r in rows if r["method"].startswith("supervised")]
+glue("supervised_gap_db", max(sup_gap), display=False)
 
 # %% [markdown]
-# Three things stand out. The one-step posterior mean is the best *distortion* method at every
-# noise level, as Tweedie's formula says it must be for a well-trained model: it is the
-# minimum-mean-squared-error estimate. The original procedure, which starts the chain at one
-# hand-picked step and feeds the noisy image in unscaled, comes closest to it near the noise
-# level its step happens to match (step 100 of the linear T = 300 schedule is σ ≈ 0.32), and at
-# low noise it *adds* noise: at σ = 0.05 its output is further from the clean digit than the
-# noisy input. And the supervised U-Nets, the same network trained for one noise level only,
-# land close to the diffusion model's posterior mean: one diffusion model does the job of a
-# whole family of specialised denoisers.
+# Three things stand out. **The one-step posterior mean has the least distortion.** Compared on
+# the same digits (`s50`, as in this table and in the next section's), every other method's PSNR
+# stays at least {glue:text}`pm_margin_db:.2f` dB below it at every noise level; only its own
+# blind and guided variants, the same one-step posterior mean with an estimated $\sigma$ or a
+# predicted label, come within {glue:text}`pm_variant_gap_db:.2f` dB of it, above or below. That
+# is what Tweedie's formula says for a well-trained model: the posterior mean is the
+# minimum-mean-squared-error estimate. In the first table {glue:text}`n_rows_above_pm:d` rows do
+# show a higher PSNR than the posterior mean's row at the same $\sigma$
+# ({glue:text}`rows_above_pm:s`): they are scored on other digits (their "digits" column), while
+# the posterior mean's row covers the whole test set, so those rows do not compare.
+#
+# **The original procedure**, which starts the chain at one hand-picked step and feeds the noisy
+# image in unscaled, comes closest to the posterior mean, {glue:text}`original_closest_gap_db:.1f`
+# dB below it, at $\sigma$ = {glue:text}`original_closest_sigma:.2f`, near the noise level its
+# step happens to match (step {glue:text}`original_start:d` of the linear
+# T = {glue:text}`original_T:d` schedule is $\sigma$ ≈ {glue:text}`original_start_sigma:.2f`).
+# At low noise it *adds* noise: at $\sigma$ = {glue:text}`low_sigma:.2f` its output scores
+# {glue:text}`original_low_db:.1f` dB, the noisy input itself {glue:text}`noisy_low_db:.1f` dB.
+#
+# **The supervised U-Nets**, the same network trained for one noise level only, land within
+# {glue:text}`supervised_gap_db:.2f` dB of the diffusion model's posterior mean at their own noise
+# level: one diffusion model does the job of a whole family of specialised denoisers.
 
 # %% [markdown]
-# ## All methods on the same 50 digits
+# ## All methods on the same digits
 #
 # The samplers ran on `s50` only, so this is the table for comparing *them* with everything
-# else: PSNR (dB) / SSIM, each cell on the same 50 digits.
+# else: PSNR (dB) / SSIM, each cell on the same {glue:text}`n_s50:d` digits.
 
 # %%
-table = ["| method | " + " | ".join(f"σ = {k}" for k in sigmas) + " |", "|---|" + "---|" * len(sigmas)]
-for m in methods:
-    table.append(f"| {m} | " + " | ".join(cell(m, k, lambda r: f"{r['s50']['psnr']:.2f} / {r['s50']['ssim']:.3f}") for k in sigmas) + " |")
-display(Markdown("\n".join(table)))
+body = [[m] + [cell(m, k, lambda r: (f"{r['s50']['psnr']:.2f}", f"{r['s50']['ssim']:.3f}")) for k in sigmas]
+        for m in methods]
+display(HTMLTable(["method"] + [f"σ = {k}" for k in sigmas], body,
+                   f"PSNR (dB, first line) and SSIM (second line) on the same {len(quality['sets']['s50'])} digits"))
 
 # %% [markdown]
 # ## The Soltanayev & Chun protocol (σ = 50/255)
 #
-# Soltanayev and Chun {cite}`soltanayev2018sure` report 25.36 dB on MNIST at σ = 50/255 for a
-# stacked denoising autoencoder trained with clean targets, with outputs quantised to 8 bits and
-# the PSNR computed from the MSE pooled over the whole set. The same protocol here:
+# Soltanayev and Chun {cite}`soltanayev2018sure` report {glue:text}`sda_db:.2f` dB on MNIST at
+# σ = 50/255 for a stacked denoising autoencoder trained with clean targets, with outputs
+# quantised to `uint8` and the PSNR computed from the MSE pooled over the whole set. The same
+# protocol here:
 
 # %%
-table = ["| method | digits | pooled PSNR, uint8 output (dB) |", "|---|---|---|"]
-for r in rows:
-    if r["sigma"] == "50/255":
-        table.append(f"| {r['method']} | {r['set']} | {r['psnr_pooled_uint8']:.2f} |")
-display(Markdown(f"Their stacked denoising autoencoder: **{quality['soltanayev_sda_db']} dB**.\n\n" + "\n".join(table)))
+glue("sda_db", quality["soltanayev_sda_db"], display=False)
+body = [[r["method"], r["set"], f"{r['psnr_pooled_uint8']:.2f}"] for r in rows if r["sigma"] == "50/255"]
+display(HTMLTable(["method", "digits", "pooled PSNR, uint8 output (dB)"], body,
+                   f"σ = 50/255. Their stacked denoising autoencoder: {quality['soltanayev_sda_db']} dB"))
 
 # %% [markdown]
 # ## Perception and distortion
@@ -195,38 +263,42 @@ display(Markdown(f"Their stacked denoising autoencoder: **{quality['soltanayev_s
 pd = quality["perception_distortion"]
 keys = [k for k in pd if k != "50/255"]
 xs = [quality["sigmas"][k] for k in keys]
-plt.figure(figsize=(6, 4))
+plt.figure(figsize=(6.8, 4.5))
 plt.plot(xs, [pd[k]["ancestral_over_pm"] for k in keys], "o-", label="ancestral sample")
 plt.plot(xs, [pd[k]["average_over_pm"] for k in keys], "s-", label="average of 8 samples")
 plt.plot(xs, [pd[k]["ddim10_over_pm"] for k in keys], "^-", label="DDIM, 10 steps (deterministic)")
 plt.axhline(2.0, color="k", ls="--", lw=1, label="exact model: sample (2)")
 plt.axhline(1.125, color="gray", ls=":", lw=1, label="exact model: average of 8 (1.125)")
-plt.xlabel("noise level σ")
+plt.xlabel("noise level σ (pixel units)")
 plt.ylabel("MSE / MSE of the posterior mean")
-plt.legend(fontsize=8)
+plt.legend()
 plt.grid(alpha=0.3)
 plt.show()
 for k in keys:
-    print(f"σ = {k:>4}: sample / posterior mean = {pd[k]['ancestral_over_pm']:.2f}, average of 8 / posterior mean = {pd[k]['average_over_pm']:.2f}")
+    print(f"σ = {k:>4}: sample / posterior mean = {pd[k]['ancestral_over_pm']:.2f}, "
+          f"average of 8 / posterior mean = {pd[k]['average_over_pm']:.2f}")
 
 # %% [markdown]
 # ## Speed
 #
-# Images per second at σ = 0.3 on the machine named above, at batch 1 and batch 256, and how much
-# the sampling loop costs beyond the network itself: the loop's time divided by (number of
-# network evaluations × one bare forward pass). A ratio near 1 means the loop adds nothing.
+# Images per second at σ = {glue:text}`speed_sigma:.1f` on the machine named above, one image
+# at a time and in batches of {glue:text}`speed_batch:d`, and how much the sampling loop costs
+# beyond the network itself: the loop's time divided by (number of network evaluations × one
+# bare forward pass). A ratio near one means the loop adds nothing.
 
 # %%
-table = ["| method | network evaluations per image | batch 1 (images/s) | batch 256 (images/s) |", "|---|---|---|---|"]
+glue("speed_sigma", speed["sigma"], display=False)
+glue("speed_batch", sizes["speed_batch"], display=False)
+body = []
 for name, v in speed["methods"].items():
     b1 = v.get("batch_1", {}).get("images_per_second", "")
-    b256 = v.get("batch_256", {}).get("images_per_second", "not run (minutes of CPU)")
-    table.append(f"| {name} | {v['nfe']} | {b1} | {b256} |")
-display(Markdown("\n".join(table)))
-table = ["| run | loop / (evaluations × bare forward) |", "|---|---|"]
-for name, v in speed["overhead"].items():
-    table.append(f"| {name} | {v['ratio']:.3f} |")
-display(Markdown("\n".join(table)))
+    b256 = v.get(f"batch_{sizes['speed_batch']}", {}).get("images_per_second", "not run (minutes of CPU)")
+    body.append([name, v["nfe"], b1, b256])
+header = ["method", "network evaluations per image", "batch 1 (images/s)",
+          f"batch {sizes['speed_batch']} (images/s)"]
+display(HTMLTable(header, body))
+body = [[name, f"{v['ratio']:.3f}"] for name, v in speed["overhead"].items()]
+display(HTMLTable(["run", "loop / (evaluations × bare forward)"], body))
 
 # %% [markdown]
 # ## The same network in diffusers
@@ -240,13 +312,18 @@ display(Markdown("\n".join(table)))
 if "skipped" in versus:
     print(versus["skipped"])
 else:
-    table = ["| scheduler | steps | tinyddpm (s) | diffusers (s) | time ratio | PSNR tinyddpm (dB) | PSNR diffusers (dB) |", "|---|---|---|---|---|---|---|"]
+    header = ["scheduler", "steps", "tinyddpm (s)", "diffusers (s)", "time ratio", "PSNR tinyddpm (dB)",
+              "PSNR diffusers (dB)"]
+    body = []
     for name in ("DDIM", "DDPM ancestral"):
         r = versus[name]
-        table.append(f"| {name} | {r['steps']} | {r['seconds_tinyddpm']:.2f} | {r['seconds_diffusers']:.2f} | "
-                     f"{r['time_ratio_tinyddpm_over_diffusers']:.2f} | {r['psnr_tinyddpm']:.2f} | {r['psnr_diffusers']:.2f} |")
-    display(Markdown(f"diffusers {versus['diffusers']}, batch {versus['batch']}, σ = {versus['sigma']:.4f} (t* = {versus['start_step']}).\n\n" + "\n".join(table)))
-    print(f"largest pixel difference between the two DDIM results: {versus['DDIM']['max_abs_difference']:.1e}")
+        body.append([name, r["steps"], f"{r['seconds_tinyddpm']:.2f}", f"{r['seconds_diffusers']:.2f}",
+                     f"{r['time_ratio_tinyddpm_over_diffusers']:.2f}", f"{r['psnr_tinyddpm']:.2f}",
+                     f"{r['psnr_diffusers']:.2f}"])
+    display(HTMLTable(header, body, f"diffusers {versus['diffusers']}, batch {versus['batch']}, "
+                                     f"σ = {versus['sigma']:.4f} (t* = {versus['start_step']})"))
+    print("largest pixel difference between the two DDIM results: "
+          f"{versus['DDIM']['max_abs_difference']:.1e}")
 
 # %% [markdown]
 # DDIM is deterministic, so the two libraries must produce the same images, and they do, to
@@ -258,16 +335,15 @@ else:
 #
 # Generating digits from pure noise is not this book's job, but it is the same network, and a
 # denoiser that generates good digits has learned the data distribution. The Fréchet distance
-# between the package classifier's 128-dimensional features of generated digits and of the
-# 10,000 test digits ("classifier-feature FID") measures it; the same distance for real
+# between the package classifier's penultimate-layer features of generated digits and of the
+# {glue:text}`n_test:,d` test digits ("classifier-feature FID") measures it; the same distance for real
 # *training* digits is the floor, what a perfect generator would score with that many digits.
 # FID is biased upward for small sets, so only rows with the same number of digits compare.
 
 # %%
-table = ["| run | FID | class counts 0-9 | total variation from uniform |", "|---|---|---|---|"]
-for name, r in fid["runs"].items():
-    table.append(f"| {name} | {r['fid']:.2f} | {' '.join(map(str, r['class_counts']))} | {r['class_tv_from_uniform']:.3f} |")
-display(Markdown("\n".join(table)))
+body = [[name, f"{r['fid']:.2f}", " ".join(map(str, r["class_counts"])), f"{r['class_tv_from_uniform']:.3f}"]
+        for name, r in fid["runs"].items()]
+display(HTMLTable(["run", "FID", "class counts 0-9", "total variation from uniform"], body))
 
 # %% [markdown]
 # ## Reproducing and extending
@@ -276,3 +352,35 @@ display(Markdown("\n".join(table)))
 # different machine changes the speed section and nothing else (all noise is seeded). To add a
 # method, add one line to the `methods` table in `quality()`: a function from the noisy digits
 # and $\sigma$ to denoised digits.
+#
+# (book-times)=
+# ## How long the book takes to run
+#
+# `benchmarks/book_times.py` executes every chapter top to bottom, as nbval and a reader in Colab
+# do, and records in `book_times.json` its wall time, the CPU time its kernel used, and how busy
+# the machine was meanwhile (the load average over the last minute; above the number of cores,
+# the chapter shared them with other jobs). A chapter's
+# kernel runs on at most the machine's {glue:text}`book_cores:d` cores and is busy computing
+# almost all the time, so on the same machine alone it would take at most its CPU time. The
+# slowest chapter, {glue:text}`book_slowest:s`, used {glue:text}`book_max_minutes:.1f` minutes of
+# CPU time ({glue:text}`book_slowest_wall_minutes:.1f` minutes of wall time at a load of
+# {glue:text}`book_slowest_load:.1f`); all {glue:text}`book_chapters:d` chapters measured together
+# used {glue:text}`book_total_minutes:.0f` minutes.
+
+# %%
+book_times = read_json("book_times.json")
+run_on = book_times["_machine"]
+chapter_times = {k.removesuffix(".ipynb"): v for k, v in book_times.items() if not k.startswith("_")}
+slowest = max(chapter_times, key=lambda k: chapter_times[k]["cpu_s"])
+glue("book_cores", run_on["cores"], display=False)
+glue("book_chapters", len(chapter_times), display=False)
+glue("book_slowest", slowest, display=False)
+glue("book_max_minutes", chapter_times[slowest]["cpu_s"] / 60, display=False)  # the preface quotes it
+glue("book_slowest_wall_minutes", chapter_times[slowest]["wall_s"] / 60, display=False)
+glue("book_slowest_load", chapter_times[slowest]["load"], display=False)
+glue("book_total_minutes", sum(v["cpu_s"] for v in chapter_times.values()) / 60, display=False)
+body = [[name, f"{v['cpu_s']:.0f}", f"{v['wall_s']:.0f}", f"{v['load']:.1f}"]
+        for name, v in sorted(chapter_times.items())]
+display(HTMLTable(["chapter", "CPU time (s)", "wall time (s)", "load average"], body,
+                  f"{run_on['cpu']}, {run_on['cores']} cores, {run_on['threads']} torch threads, "
+                  f"torch {run_on['torch']}"))

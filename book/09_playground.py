@@ -10,16 +10,20 @@
 #     name: python3
 # ---
 
+# %% [markdown]
+# # Playground
+
 # %% tags=["colab-setup"]
-# Colab setup: installs tinyddpm when this notebook runs in Colab; does nothing elsewhere.
+# Colab setup: installs tinyddpm (this release, with the book's extras) when this notebook runs
+# in Colab; does nothing elsewhere.
+import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    !pip install -q "tinyddpm @ git+https://github.com/tinyddpm/tinyddpm"
+    SPEC = "tinyddpm[book] @ git+https://github.com/tinyddpm/tinyddpm@v0.1.0"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", SPEC], check=True)
 
 # %% [markdown]
-# # Playground
-#
 # A page to play with. Pick a digit, a noise level, a method, a number of steps and a seed, and
 # watch the denoiser work. The controls need a running Python kernel: open this page in Colab
 # (the rocket button at the top) or in Jupyter and run it top to bottom. On the HTML page there is
@@ -51,12 +55,12 @@ x, labels = tinyddpm.load_sample()  # 1,000 test digits in [0, 1]
 # always one network evaluation. For the average, the noisy digit is copied 8 times and the
 # copies go through the ancestral sampler as one batch; each copy gets its own random numbers
 # (`denoise` derives one generator per image from `seed`), so that is 8 independent samples, the
-# same thing `method="average"` computes, only batched. Everything runs on one digit: a redraw
-# takes a fraction of a second for the posterior mean, about a second for DDIM or ancestral
-# sampling at 30 steps, and a few seconds for the average at many steps.
+# same thing `method="average"` computes, only batched. Everything runs on one digit; how long
+# a redraw takes is measured below the controls.
 
 # %%
 DEFAULTS = {"index": 0, "sigma": 0.5, "method": "ddim", "steps": 10, "seed": 0}
+MAX_STEPS = 30  # the steps slider's largest value
 
 
 def draw(index: int, sigma: float, method: str, steps: int, seed: int) -> plt.Figure:
@@ -71,18 +75,19 @@ def draw(index: int, sigma: float, method: str, steps: int, seed: int) -> plt.Fi
                                steps=None if method == "posterior_mean" else steps, seed=seed)
     t_star = float(tinyddpm.start_step(sigma, schedule))
     panels = [("clean", clean), ("noisy", noisy), (method, out), ("|error|", (out - clean).abs())]
-    fig, axes = plt.subplots(1, 4, figsize=(9, 2.9))
+    fig, axes = plt.subplots(1, 4, figsize=(6.8, 2.6))  # the book's text column: 10 pt text stays 10 pt
     for ax, (name, img) in zip(axes, panels):
         ax.imshow(img[0, 0].clamp(0, 1), cmap="gray", vmin=0, vmax=1)
         ax.set_xticks([]), ax.set_yticks([])
         if name == "clean":
-            ax.set_title(f"clean (label {int(labels[index])})", fontsize=9)
+            ax.set_title(f"clean\n(label {int(labels[index])})", fontsize=10)
         elif name == "|error|":
-            ax.set_title("|denoised - clean|", fontsize=9)
+            ax.set_title("|denoised − clean|\n(white = 1)", fontsize=10)
         else:
-            ax.set_title(f"{name}: {float(psnr(img, clean)):.1f} dB, reads {int(predict_labels(classifier, img)[0])}", fontsize=9)
-    fig.suptitle(f"digit {index}, sigma = {sigma:.2f} (t* = {t_star:.0f} of {schedule.T}), {method}"
-                 f"{'' if method == 'posterior_mean' else f', {steps} steps'}, seed {seed}", fontsize=10)
+            reads = int(predict_labels(classifier, img)[0])
+            ax.set_title(f"{name}\n{float(psnr(img, clean)):.1f} dB, reads {reads}", fontsize=10)
+    fig.suptitle(f"digit {index}, σ = {sigma:.2f} (t* = {t_star:.0f} of {schedule.T}), {method}"
+                 f"{'' if method == 'posterior_mean' else f', {steps} steps'}, seed {seed}", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -99,10 +104,29 @@ controls = widgets.interactive(
     index=widgets.IntSlider(value=DEFAULTS["index"], min=0, max=len(x) - 1, description="digit", continuous_update=False),
     sigma=widgets.FloatSlider(value=DEFAULTS["sigma"], min=0.05, max=1.0, step=0.05, description="sigma", continuous_update=False),
     method=widgets.Dropdown(value=DEFAULTS["method"], options=list(METHODS), description="method"),
-    steps=widgets.IntSlider(value=DEFAULTS["steps"], min=1, max=30, description="steps", continuous_update=False),
+    steps=widgets.IntSlider(value=DEFAULTS["steps"], min=1, max=MAX_STEPS, description="steps", continuous_update=False),
     seed=widgets.IntSlider(value=DEFAULTS["seed"], min=0, max=20, description="seed", continuous_update=False),
 )
 controls
+
+# %% [markdown]
+# How long one redraw takes here, for each method at the largest number of steps the slider
+# allows, on the default digit: {glue:text}`redraw_posterior_mean:.1f` s for the posterior mean,
+# {glue:text}`redraw_ddim:.1f` s for DDIM, {glue:text}`redraw_ancestral:.1f` s for ancestral
+# sampling and {glue:text}`redraw_average:.1f` s for the average (figure included; measured when
+# this page was executed, so a different machine gives different times).
+
+# %% tags=["nbval-ignore-output", "remove-output"]
+import time
+
+from myst_nb import glue
+
+for method in METHODS:
+    t0 = time.perf_counter()
+    plt.close(draw(**{**DEFAULTS, "method": method, "steps": MAX_STEPS}))
+    seconds = time.perf_counter() - t0
+    glue(f"redraw_{method}", seconds, display=False)
+    print(f"{method}: {seconds:.2f} s")
 
 # %% [markdown]
 # (default-view)=
@@ -132,7 +156,7 @@ plt.show()
 # - **Compare methods at the same seed**: the posterior mean is the blurriest and has the best
 #   PSNR on average; the samples are sharper and a little worse in PSNR (the perception-distortion
 #   trade-off of chapter 5); the average of 8 samples sits in between.
-# - **Set DDIM to one step.** A single DDIM step from $t^*$ to 0 lands on the network's estimate of
+# - **Set DDIM to one step.** A single DDIM step from $t^*$ to $0$ lands on the network's estimate of
 #   $x_0$, which is the posterior mean. The cell below checks it:
 
 # %%

@@ -27,3 +27,26 @@ def test_torch_ranges_admit_the_local_wheels():
     assert "torch>=2.4" in deps and "torchvision>=0.19" in deps
     env = (ROOT / "environment.yml").read_text()
     assert "torch>=2.4" in env and "torchvision>=0.19" in env
+
+
+def test_readme_names_the_repository_of_config_yml_only():
+    """The repository URL lives in _config.yml; every GitHub or GitHub Pages address in the README
+    is that repository's (https://github.com/OWNER/NAME or https://OWNER.github.io/NAME/)."""
+    import yaml
+
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"].rstrip("/")
+    owner, name = re.fullmatch(r"https://github\.com/([\w.-]+)/([\w.-]+)", url).groups()
+    readme = (ROOT / "README.md").read_text()
+    repos = re.findall(r"https?://github\.com/([\w.-]+/[\w.-]+)", readme)
+    pages = re.findall(r"https?://([\w-]+)\.github\.io/([\w.-]+)", readme)
+    assert repos and all(r == f"{owner}/{name}" for r in repos), repos
+    assert all(p == (owner, name) for p in pages), pages
+
+
+def test_the_book_workflow_builds_what_the_tests_build():
+    """book.yml deploys a build made with -W -n, like tests/test_book.py; tests.yml runs .ci/run."""
+    book = (ROOT / ".github" / "workflows" / "book.yml").read_text()
+    assert re.search(r"jupyter-book build \. -W -n\b", book), "book.yml must build with -W -n"
+    assert "github.io" not in book and "github.com/" not in book, "the URL lives in _config.yml only"
+    tests = (ROOT / ".github" / "workflows" / "tests.yml").read_text()
+    assert re.search(r"run: \.ci/run\b", tests), "tests.yml must run .ci/run (browser, MathJax, tests)"
