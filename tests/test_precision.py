@@ -6,7 +6,7 @@ import torch
 import tinyddpm
 from tinyddpm.analytic import GaussianEps
 from tinyddpm.metrics import psnr
-from tinyddpm.precision import Autocast, autocast_dtype, native_bf16, with_precision
+from tinyddpm.precision import AUTO_MIN_BATCH, Autocast, autocast_dtype, native_bf16, with_precision
 from tinyddpm.schedules import NoiseSchedule
 
 
@@ -54,3 +54,25 @@ def test_bf16_posterior_mean_is_within_a_hundredth_of_a_db_of_fp32(sigma):
     auto = tinyddpm.denoise(y, sigma)
     assert not torch.equal(fp32, auto)  # auto really ran in another precision
     assert abs(float(psnr(auto, x).mean()) - float(psnr(fp32, x).mean())) < 0.01
+
+
+def test_auto_runs_small_batches_in_fp32_and_bf16_runs_every_batch_in_bf16():
+    seen = []
+
+    class Probe(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 4)
+
+        def forward(self, x, t, y=None):  # noqa: ANN001, ANN201
+            out = self.lin(x)
+            seen.append(out.dtype)
+            return out
+
+    auto, bf16 = with_precision(Probe(), "auto"), with_precision(Probe(), "bf16")
+    bf16(torch.randn(1, 4), torch.zeros(1))
+    auto(torch.randn(AUTO_MIN_BATCH - 1, 4), torch.zeros(AUTO_MIN_BATCH - 1))
+    assert seen == [torch.bfloat16, torch.float32]
+    if native_bf16(torch.device("cpu")):
+        auto(torch.randn(AUTO_MIN_BATCH, 4), torch.zeros(AUTO_MIN_BATCH))
+        assert seen[-1] == torch.bfloat16

@@ -126,7 +126,7 @@ def test_train_step_minimises_diffusion_loss_exactly():
     assert float(got) == pytest.approx(float(expected), rel=1e-6)
     # the EMA moved toward the new weights by 1 - min(decay, 1/10) = 0.9 of the step
     after = diffusion.loss(model, b.x0, b.t, b.noise, schedule, b.y)
-    assert float(after) < float(expected)
+    assert float(after.detach()) < float(expected)
 
 
 def test_train_config_round_trips_non_default_values_and_is_strict():
