@@ -335,6 +335,34 @@ class _StopFlag:
             signal.signal(sig, h)
 
 
+def _build(cfg: TrainConfig, dev: torch.device) -> tuple[UNet, UNet, torch.optim.Optimizer]:
+    """The network, its EMA copy and AdamW; the initial weights are the only draws from torch's
+    default RNG, forked and seeded with ``cfg.seed`` (the same on every worker)."""
+    with seeded_init(cfg.seed):
+        model, ema = UNet(cfg.unet).to(dev), UNet(cfg.unet).to(dev).requires_grad_(False)
+    ema.load_state_dict(model.state_dict())
+    return model, ema, torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _parallel(model: nn.Module, dev: torch.device, world: int) -> nn.Module:
+    if world == 1:
+        return model
+    return nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+
+
+def _run_info(cfg: TrainConfig, step: int, wall_s: float, model: nn.Module, world: int) -> dict[str, Any]:
+    """What ``ema.safetensors`` records about the run that made it."""
+    return {
+        "train_config": cfg.to_dict(),
+        "steps": step,
+        "wall_time_s": round(wall_s, 1),
+        "images_seen": step * cfg.batch_size,
+        "parameters": num_parameters(model),
+        "torch": torch.__version__,
+        "workers": world,
+    }
+
+
 def _checked(data: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
     images, labels = data
     if images.dtype != torch.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
@@ -382,16 +410,9 @@ def train(
     images, labels = load_mnist(train=True, root=data_root) if data is None else _checked(data)
     images, labels = images[: cfg.train_limit], labels[: cfg.train_limit]
     batcher = Batcher(len(images), cfg.batch_size, cfg.seed)
-    with seeded_init(cfg.seed):  # the initial weights: the only draws from torch's default RNG, forked
-        model, ema = UNet(cfg.unet).to(dev), UNet(cfg.unet).to(dev).requires_grad_(False)
-    ema.load_state_dict(model.state_dict())
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model, ema, opt = _build(cfg, dev)
     step, elapsed = run.restore(model, ema, opt)
-    net = (
-        nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
-        if world > 1
-        else model
-    )
+    net = _parallel(model, dev, world)
     mine = slice(rank * cfg.batch_size // world, (rank + 1) * cfg.batch_size // world)
     if rank == 0:
         run.truncate_log(step)
@@ -423,15 +444,7 @@ def train(
         bar.close()
         run.release()
     if step >= cfg.steps and rank == 0:
-        info = {
-            "train_config": cfg.to_dict(),
-            "steps": step,
-            "wall_time_s": round(elapsed + time.time() - t_start, 1),
-            "images_seen": step * cfg.batch_size,
-            "parameters": num_parameters(model),
-            "torch": torch.__version__,
-            "workers": world,
-        }
+        info = _run_info(cfg, step, elapsed + time.time() - t_start, model, world)
         save_model(run.ema, ema.cpu(), schedule=schedule if cfg.objective == "eps" else None, info=info)
     if joined:
         dist.barrier()
