@@ -10,6 +10,19 @@ from tinyddpm.precision import AUTO_MIN_BATCH, Autocast, autocast_dtype, native_
 from tinyddpm.schedules import NoiseSchedule
 
 
+class Probe(torch.nn.Module):
+    """A one-layer network that records the dtype its layer computed in."""
+
+    def __init__(self, seen: list) -> None:
+        super().__init__()
+        self.lin, self.seen = torch.nn.Linear(4, 4), seen
+
+    def forward(self, x, t, y=None):  # noqa: ANN001, ANN201
+        out = self.lin(x)
+        self.seen.append(out.dtype)
+        return out
+
+
 def test_auto_leaves_plain_callables_alone_and_rejects_unknown_values():
     schedule = NoiseSchedule.cosine(1000)
     exact = GaussianEps(schedule, 0.0, 0.5)
@@ -28,21 +41,10 @@ def test_auto_uses_bf16_for_networks_exactly_when_the_cpu_has_it():
 
 
 def test_the_network_runs_in_bf16_and_its_output_comes_back_in_the_inputs_dtype():
-    seen = {}
-
-    class Probe(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lin = torch.nn.Linear(4, 4)
-
-        def forward(self, x, t, y=None):  # noqa: ANN001, ANN201
-            out = self.lin(x)
-            seen["dtype"] = out.dtype
-            return out
-
-    wrapped = with_precision(Probe(), "bf16")
+    seen = []
+    wrapped = with_precision(Probe(seen), "bf16")
     out = wrapped(torch.randn(2, 4), torch.zeros(2))
-    assert seen["dtype"] == torch.bfloat16 and out.dtype == torch.float32
+    assert seen == [torch.bfloat16] and out.dtype == torch.float32
 
 
 @pytest.mark.skipif(not native_bf16(torch.device("cpu")), reason="this CPU has no native bfloat16")
@@ -58,18 +60,7 @@ def test_bf16_posterior_mean_is_within_a_hundredth_of_a_db_of_fp32(sigma):
 
 def test_auto_runs_small_batches_in_fp32_and_bf16_runs_every_batch_in_bf16():
     seen = []
-
-    class Probe(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lin = torch.nn.Linear(4, 4)
-
-        def forward(self, x, t, y=None):  # noqa: ANN001, ANN201
-            out = self.lin(x)
-            seen.append(out.dtype)
-            return out
-
-    auto, bf16 = with_precision(Probe(), "auto"), with_precision(Probe(), "bf16")
+    auto, bf16 = with_precision(Probe(seen), "auto"), with_precision(Probe(seen), "bf16")
     bf16(torch.randn(1, 4), torch.zeros(1))
     auto(torch.randn(AUTO_MIN_BATCH - 1, 4), torch.zeros(AUTO_MIN_BATCH - 1))
     assert seen == [torch.bfloat16, torch.float32]
