@@ -51,12 +51,9 @@ from tinyddpm.book_data import HTMLTable, results_path
 from tinyddpm.checkpoint import load_model, pretrained_path
 from tinyddpm.metrics import psnr
 from tinyddpm.train import quick_config, train
-from tinyddpm.unet import summary
+from tinyddpm.unet import num_parameters, summary
 
 
-def count(module: torch.nn.Module) -> int:
-    """All parameters of a module, trainable or frozen (the shipped models come frozen)."""
-    return sum(p.numel() for p in module.parameters())
 
 
 x, labels = tinyddpm.load_sample()  # 1,000 MNIST test digits in [0, 1], 100 per class
@@ -155,13 +152,13 @@ _, _, info = load_model(pretrained_path("ddpm"))  # the shipped weights file als
 print("\n".join(textwrap.wrap(repr(model.config), 76, subsequent_indent="    ")))
 modules = dict(model.named_modules())
 shape = lambda size: "x".join(map(str, size[1:])) or "label"  # noqa: E731  (drops the batch dimension)
-rows = [[r.name, r.kind, shape(r.input_shape), shape(r.output_shape), f"{count(modules[r.name]):,}"]
+rows = [[r.name, r.kind, shape(r.input_shape), shape(r.output_shape), f"{num_parameters(modules[r.name]):,}"]
         for r in summary(model)]
 time_row = next(r for r in summary(model) if r.name == "time_mlp")
 glue("time_in", time_row.input_shape[-1], display=False)
 glue("time_out", time_row.output_shape[-1], display=False)
-glue("params", count(model), display=False)
-HTMLTable(["block", "kind", "input", "output", "parameters"], rows + [["total", "", "", "", f"{count(model):,}"]])
+glue("params", num_parameters(model), display=False)
+HTMLTable(["block", "kind", "input", "output", "parameters"], rows + [["total", "", "", "", f"{num_parameters(model):,}"]])
 
 # %% [markdown]
 # Read the table top to bottom: the time embedding ({glue:text}`time_in` sinusoids to
@@ -224,7 +221,7 @@ with tempfile.TemporaryDirectory() as run_dir:
 train_seconds = time.perf_counter() - t0
 loss = torch.tensor([float(r["loss"]) for r in log])
 smooth = torch.nn.functional.avg_pool1d(loss[None, None], 10, stride=1)[0, 0]  # running mean of 10 steps
-print(f"{count(tiny):,} parameters, trained on {len(data[0])} digits")
+print(f"{num_parameters(tiny):,} parameters, trained on {len(data[0])} digits")
 print(f"mean loss, first 10 steps: {float(loss[:10].mean()):.1f};  last 50 steps: {float(loss[-50:].mean()):.1f}")
 glue("n_train", len(data[0]), display=False)
 glue("n_held", len(held_out), display=False)
