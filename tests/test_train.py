@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from tinyddpm import diffusion
+from tinyddpm.augment import AugmentConfig
 from tinyddpm.checkpoint import CheckpointError, load_model, load_tensors
 from tinyddpm.cli import build_parser, train_config_from_args
 from tinyddpm.schedules import NoiseSchedule, ScheduleConfig
@@ -138,9 +139,12 @@ def test_train_config_round_trips_non_default_values_and_is_strict():
         objective="supervised",
         schedule=ScheduleConfig("cosine", 500, s=0.02),
         unet=UNetConfig(base_channels=8, groups=4, channel_mults=(1, 3), num_classes=None),
+        augment=AugmentConfig(p=0.25, scale=(0.9, 1.2)),
+        init="ddpm",
     )
     again = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg and again.schedule.s == 0.02 and again.unet.channel_mults == (1, 3)
+    assert again.augment.scale == (0.9, 1.2) and again.init == "ddpm"
     with pytest.raises(ValueError, match="'stpes'"):
         TrainConfig.from_dict({"stpes": 3})
     with pytest.raises(ValueError, match="UNetConfig field 'width'"):

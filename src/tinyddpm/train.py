@@ -39,7 +39,8 @@ import torch.distributed as dist
 from torch import Tensor, nn
 
 from . import diffusion
-from .checkpoint import CheckpointError, load_tensors, save_model, save_tensors
+from .augment import AugmentConfig, augment
+from .checkpoint import CheckpointError, load_model, load_tensors, pretrained_path, save_model, save_tensors
 from .config import Config
 from .data import load_mnist, to_model
 from .schedules import NoiseSchedule, ScheduleConfig
@@ -75,6 +76,8 @@ class TrainConfig(Config):
     train_limit: int | None = None  # use only the first N training digits (tests)
     objective: str = "eps"  # "eps": diffusion (L_simple); "supervised": noisy -> clean at one sigma
     supervised_sigma: float = 0.2  # pixel units, for objective="supervised"
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # off unless augment.p > 0
+    init: str | None = None  # start from these weights (a shipped model's name or a file): fine-tuning
 
     def __post_init__(self) -> None:
         self.check()
@@ -147,7 +150,9 @@ def training_batch(
     if cfg.unet.num_classes:
         y = labels[idx].clone()
         y[torch.rand(cfg.batch_size, generator=gen) < cfg.p_uncond] = cfg.unet.num_classes
-    return Batch(to_model(images[idx].float().div(255).unsqueeze(1)), t, noise, y)
+    x0 = images[idx].float().div(255).unsqueeze(1)  # (B, 1, 28, 28) pixels
+    x0 = augment(x0, cfg.augment, generator(cfg.seed, "augment", step))  # no draws when off
+    return Batch(to_model(x0), t, noise, y)
 
 
 def train_step(
@@ -340,8 +345,22 @@ def _build(cfg: TrainConfig, dev: torch.device) -> tuple[UNet, UNet, torch.optim
     default RNG, forked and seeded with ``cfg.seed`` (the same on every worker)."""
     with seeded_init(cfg.seed):
         model, ema = UNet(cfg.unet).to(dev), UNet(cfg.unet).to(dev).requires_grad_(False)
+    if cfg.init is not None:
+        model.load_state_dict(_init_weights(cfg))
     ema.load_state_dict(model.state_dict())
     return model, ema, torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _init_weights(cfg: TrainConfig) -> dict[str, Tensor]:
+    """The state dict ``cfg.init`` names (a shipped model or a weights file), which must have the
+    run's architecture."""
+    path = Path(cfg.init)
+    if not path.exists():
+        path = pretrained_path(cfg.init)
+    start, _, _ = load_model(path)
+    if start.config != cfg.unet:
+        raise ValueError(f"init weights {cfg.init!r} have another architecture ({start.config}) than the run")
+    return start.state_dict()
 
 
 def _parallel(model: nn.Module, dev: torch.device, world: int) -> nn.Module:
