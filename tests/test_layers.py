@@ -22,7 +22,17 @@ LAYERS: list[set[str]] = [
         "precision",
         "book_data",
     },  # no tinyddpm imports, or only each other
-    {"schedules", "data", "optim", "unet", "classifier", "vae", "sigma_net"},  # formulas, data, networks
+    {
+        "schedules",
+        "data",
+        "optim",
+        "unet",
+        "classifier",
+        "vae",
+        "sigma_net",
+        "augment",
+        "seed",  # the student's recipe: network, schedule, loss, chain
+    },  # formulas, data, networks
     {"diffusion", "analytic", "checkpoint", "io", "viz"},  # the process, weights on disk, files
     {"samplers", "noise_level", "preprocess"},  # reverse chain, sigma estimators, photos to MNIST form
     {"denoise", "baselines", "supervised", "evaluate"},  # the public job, its rivals, its measurement

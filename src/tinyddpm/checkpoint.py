@@ -29,6 +29,7 @@ from .classifier import Classifier, ClassifierConfig
 from .config import Config
 from .files import atomic_write
 from .schedules import NoiseSchedule
+from .seed import SeedUNet, SeedUNetConfig, StepCNN, StepCNNConfig
 from .sigma_net import SigmaNet, SigmaNetConfig
 from .unet import UNet, UNetConfig
 from .vae import VAE, VAEConfig
@@ -52,6 +53,8 @@ ARCHITECTURES: dict[str, tuple[type[Config], type[nn.Module]]] = {
     "classifier": (ClassifierConfig, Classifier),
     "vae": (VAEConfig, VAE),
     "sigma_net": (SigmaNetConfig, SigmaNet),
+    "seed_unet": (SeedUNetConfig, SeedUNet),  # the student's recipe (tinyddpm.seed)
+    "step_cnn": (StepCNNConfig, StepCNN),  # the student's noise-level classifier
 }
 
 
