@@ -66,3 +66,27 @@ def test_8bit_round_trip_is_within_1db(sigma):
     assert float(psnr(out, x).mean()) > reference - 1.0
     sigmas = torch.tensor([r.sigma for r in results])
     assert float(sigmas.median()) == pytest.approx(sigma, rel=0.05)
+
+
+def test_other_writers_digits_reach_mnist_form_and_denoise(tmp_path):
+    """scikit-learn's digits (other writers, 8x8 counts) through benchmarks/other_writers.py's
+    conversion: the MNIST classifier reads most of the clean results, and denoising at sigma 0.2
+    gains over the noisy input (the benchmark measures how much less than on MNIST)."""
+    import importlib.util
+    from pathlib import Path
+
+    pytest.importorskip("sklearn")
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "other_writers.py"
+    spec = importlib.util.spec_from_file_location("other_writers", path)
+    other_writers = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(other_writers)
+    x, labels = other_writers.other_set(60)
+    assert x.shape == (60, 1, 28, 28) and float(x.min()) >= 0 and float(x.max()) <= 1
+    mass = x[:, 0].sum((1, 2))
+    rows = torch.arange(28, dtype=torch.float32)
+    centre = (x[:, 0].sum(2) * rows).sum(1) / mass  # row of the centre of mass
+    assert float((centre - 14.0).abs().max()) < 0.5  # MNIST's centring: row 14 (0-based)
+    read = predict_labels(pretrained("classifier")[0], x)
+    assert float((read == labels).double().mean()) >= 0.85
+    y = add_noise(x, 0.2, generator=torch.Generator().manual_seed(0))
+    assert float(psnr(denoise(y, 0.2), x).mean()) > float(psnr(y, x).mean()) + 6
