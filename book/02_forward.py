@@ -338,7 +338,7 @@ plt.show()
 # input it never saw. We can run that experiment without training a second model: tinyddpm's
 # network was trained on the cosine schedule at *continuous* $t$, so it can be asked at the
 # cosine step whose $\bar\alpha$ equals the linear step's (`ScheduleAdapter`, the same trick
-# the benchmarks use to reproduce the original project's procedure). We run the deterministic
+# the benchmarks use for their fixed-start-step rows). We run the deterministic
 # DDIM sampler (chapter 4) in 10 steps down the linear $T = 300$ chain for 50 digits, 5 of
 # each class, starting once from the chain's true $x_{300}$ and once from $\mathcal N(0, I)$,
 # and measure the generated digits' ink (the share of pixels above $0.5$), against the real

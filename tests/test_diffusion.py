@@ -88,6 +88,29 @@ def test_loss_of_the_zero_model_is_the_noise_variance():
     assert float(diffusion.loss(oracle_x0, x0, t, noise, s)) < 1e-6
 
 
+def test_l2_loss_is_minimised_by_the_mean_l1_by_the_median():
+    """A constant prediction c against skewed targets (Exp(1): mean 1, median ln 2): the L2 loss
+    is lowest at the mean, the L1 loss (the student's) at the median."""
+    s = NoiseSchedule.linear(300)
+    g = torch.Generator().manual_seed(3)
+    target = torch.empty(64, 1, 8, 8, dtype=torch.float64).exponential_(generator=g)
+    x0, t = torch.zeros_like(target), torch.full((64,), 100.0)
+    grid = torch.linspace(0.3, 1.5, 121, dtype=torch.float64)
+
+    def best(norm: str) -> float:
+        values = [
+            float(diffusion.loss(lambda x, tt, c=c: torch.full_like(x, c), x0, t, target, s, norm=norm))
+            for c in grid
+        ]
+        return float(grid[int(torch.tensor(values).argmin())])
+
+    assert best("l2") == pytest.approx(float(target.mean()), abs=0.011)
+    assert best("l1") == pytest.approx(float(target.median()), abs=0.011)
+    assert abs(float(target.median()) - math.log(2)) < 0.05 and abs(float(target.mean()) - 1) < 0.05
+    with pytest.raises(ValueError, match="norm"):
+        diffusion.loss(lambda x, tt: x, x0, t, target, s, norm="l3")
+
+
 @pytest.mark.parametrize("t", [None, 120.0, 37.5])
 def test_prior_kl_matches_torch_distributions(t):
     s = NoiseSchedule.linear(300)

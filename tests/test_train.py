@@ -140,11 +140,12 @@ def test_train_config_round_trips_non_default_values_and_is_strict():
         schedule=ScheduleConfig("cosine", 500, s=0.02),
         unet=UNetConfig(base_channels=8, groups=4, channel_mults=(1, 3), num_classes=None),
         augment=AugmentConfig(p=0.25, scale=(0.9, 1.2)),
+        loss="l1",
         init="ddpm",
     )
     again = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg and again.schedule.s == 0.02 and again.unet.channel_mults == (1, 3)
-    assert again.augment.scale == (0.9, 1.2) and again.init == "ddpm"
+    assert again.augment.scale == (0.9, 1.2) and again.init == "ddpm" and again.loss == "l1"
     with pytest.raises(ValueError, match="'stpes'"):
         TrainConfig.from_dict({"stpes": 3})
     with pytest.raises(ValueError, match="UNetConfig field 'width'"):

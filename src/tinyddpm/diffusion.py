@@ -116,15 +116,22 @@ def loss(
     noise: Tensor,
     schedule: NoiseSchedule,
     y: Tensor | None = None,
+    *,
+    norm: str = "l2",
 ) -> Tensor:
     """L_simple = E || eps - eps_theta(sqrt(ab_t) x0 + sqrt(1 - ab_t) eps, t) ||^2 (Eq. 14).
 
     ``t`` holds continuous timesteps, shape (N,). The model may run under autocast: its output
     is compared with ``noise`` in ``noise``'s dtype. Returns the mean over batch and pixels.
+    ``norm="l1"`` takes E |eps - eps_theta| instead (the student's loss): its minimiser is the
+    per-pixel conditional *median* of eps given x_t, not the mean that Tweedie's formula needs.
     """
+    if norm not in ("l2", "l1"):
+        raise ValueError(f"norm must be 'l2' or 'l1', got {norm!r}")
     x_t = q_sample(x0, t, noise, schedule)  # (N, C, H, W), Eq. 4
     eps = eps_model(x_t, t.to(x0.dtype), y) if y is not None else eps_model(x_t, t.to(x0.dtype))
-    return torch.mean((eps.to(noise.dtype) - noise) ** 2)
+    err = eps.to(noise.dtype) - noise
+    return torch.mean(err**2) if norm == "l2" else torch.mean(err.abs())
 
 
 def supervised_loss(model: EpsModel, x0: Tensor, s: float, noise: Tensor) -> Tensor:

@@ -76,6 +76,7 @@ class TrainConfig(Config):
     train_limit: int | None = None  # use only the first N training digits (tests)
     objective: str = "eps"  # "eps": diffusion (L_simple); "supervised": noisy -> clean at one sigma
     supervised_sigma: float = 0.2  # pixel units, for objective="supervised"
+    loss: str = "l2"  # "l2": L_simple (Ho et al.); "l1": mean |eps - eps_theta| (the student's choice)
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # off unless augment.p > 0
     init: str | None = None  # start from these weights (a shipped model's name or a file): fine-tuning
 
@@ -86,6 +87,8 @@ class TrainConfig(Config):
         """Raise ``ValueError`` for a value no run can use (also called by :func:`train`)."""
         if self.objective not in ("eps", "supervised"):
             raise ValueError(f"unknown objective {self.objective!r} (expected 'eps' or 'supervised')")
+        if self.loss not in ("l2", "l1"):
+            raise ValueError(f"unknown loss {self.loss!r} (expected 'l2' or 'l1')")
         if self.t_sampling not in ("uniform", "mixture"):
             raise ValueError(f"unknown t_sampling {self.t_sampling!r} (expected 'uniform' or 'mixture')")
 
@@ -177,7 +180,7 @@ def train_step(
         if cfg.objective == "supervised":  # the reference denoiser: y = x0 + s n -> x0
             loss = diffusion.supervised_loss(net, batch.x0, 2 * cfg.supervised_sigma, batch.noise)
         else:
-            loss = diffusion.loss(net, batch.x0, batch.t, batch.noise, schedule, batch.y)
+            loss = diffusion.loss(net, batch.x0, batch.t, batch.noise, schedule, batch.y, norm=cfg.loss)
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.grad_clip:
