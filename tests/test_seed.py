@@ -12,7 +12,10 @@ from tinyddpm.seed import (
     SeedUNet,
     SeedUNetConfig,
     StepCNN,
+    by_eye_step,
+    equivalent_step,
     from_seed,
+    matched_posterior_mean,
     schedule,
     seed_loss,
     step_sigma,
@@ -99,3 +102,22 @@ def test_step_cnn_has_the_students_shape():
     linears = [m.out_features for m in net.modules() if isinstance(m, torch.nn.Linear)]
     convs = [m.out_channels for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     assert linears == [1024, 512, 256, 300] and convs == [36, 72, 144]
+
+
+def test_matched_posterior_mean_with_the_exact_predictor_is_exact_and_steps_match_sigma():
+    sched = schedule()
+    x0 = torch.rand(2, 1, 32, 32) * 1.6 - 0.8
+
+    def oracle(x, s):  # s continuous: the schedule's index is s + 1
+        ab = sched.alpha_bar_at(s.double() + 1).float()[:, None, None, None]
+        return (x - ab.sqrt() * x0) / (1 - ab).sqrt()
+
+    for sigma in (0.1, 0.5):
+        y = x0 + 2 * sigma * torch.randn(2, 1, 32, 32)
+        assert torch.allclose(matched_posterior_mean(oracle, y, sigma), x0, atol=1e-4)
+        s = equivalent_step(sigma)
+        ab = float(sched.alpha_bar_at(torch.tensor(s + 1.0)))
+        assert math.sqrt((1 - ab) / ab) == pytest.approx(2 * sigma, rel=1e-6)
+    ab = sched.alpha_bar[1:]
+    assert by_eye_step(0.3) == int(torch.argmin(((1 - ab).sqrt() - 0.6).abs())) and by_eye_step(0.5) == 299
+    assert by_eye_step(0.3) > equivalent_step(0.3)  # the eye ignores the sqrt(ab) scaling: too late

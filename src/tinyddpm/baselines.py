@@ -1,11 +1,15 @@
-"""What tinyddpm is measured against: the original project's procedure and classical denoisers.
+"""What tinyddpm is measured against: a fixed-start-step chain and classical denoisers.
 
-- ``original_procedure``: the project this package grew out of trained a DDPM with the linear
-  T = 300 schedule (Ho et al. 2020, betas 1e-4 .. 0.02) and denoised by feeding the noisy image,
-  unscaled, into the ancestral chain at a hand-picked step (default 100 of 300), whatever the
-  actual noise level. We reproduce the *procedure* with tinyddpm's network: since that network
-  is trained on continuous t, it is asked at the cosine-schedule step with the same noise level
-  (alpha_bar equal), ``ScheduleAdapter``; the chain itself runs on the linear T = 300 grid.
+- ``original_procedure``: a *fixed-step* chain: the noisy image fed unscaled into the ancestral
+  chain of the linear T = 300 schedule (Ho et al. 2020, betas 1e-4 .. 0.02) at one hand-picked
+  step (default 100), whatever the actual noise level, run with tinyddpm's network (asked, via
+  ``ScheduleAdapter``, at the cosine-schedule step with the same alpha_bar). This is what the
+  student's procedure turns into when it meets a plain noisy image y = x + sigma n of unknown
+  sigma; it is **not** what the student ran. The student only denoised inputs made by their own
+  forward process (already scaled by sqrt(alpha_bar_t)), started at the true step rounded down
+  to a multiple of 10, and clamped after every step: that procedure, their network and their
+  training are in :mod:`tinyddpm.seed`, measured by ``benchmarks/student.py``. The name stays
+  for the benchmark rows it labels (``benchmarks/run.py``).
 - ``classical_denoise``: Gaussian blur, total variation (Chambolle), wavelet (BayesShrink) and
   non-local means from scikit-image, with one parameter each; ``CLASSICAL_GRIDS`` lists the values
   the benchmarks tune per sigma on held-out training digits.
@@ -55,7 +59,7 @@ def original_procedure(
     seed: int = 0,
     batch_size: int = 256,
 ) -> Tensor:
-    """Denoise pixel-unit images (N, 1, 28, 28) the way the original project did.
+    """Denoise pixel-unit images (N, 1, 28, 28) from a fixed start step, the image unscaled.
 
     x_{start} = 2 y - 1 (the noisy image itself, *not* scaled by sqrt(alpha_bar) and whatever its
     noise level), then ancestral steps start, start - 1, ..., 0 of the linear T-step schedule

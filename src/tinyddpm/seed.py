@@ -295,3 +295,39 @@ def step_sigma(s: Tensor) -> Tensor:
     x_s / sqrt(ab_s) = x0 + sqrt((1 - ab_s) / ab_s) eps in model units, half that in pixels. (B,) float64."""
     ab = schedule().alpha_bar[s.long() + 1]
     return ((1 - ab) / ab).sqrt() / 2
+
+
+def equivalent_step(sigma: float) -> float:
+    """The student's step s (continuous) whose noise level is ``sigma`` (pixel units): the s with
+    sqrt((1 - ab_s) / ab_s) = 2 sigma, tinyddpm's matched t* on this schedule, minus 1."""
+    return float(schedule().t_from_sigma(torch.tensor(2 * sigma, dtype=torch.float64))) - 1
+
+
+def by_eye_step(sigma: float) -> int:
+    """The step whose noise std sqrt(1 - ab_s) is 2 sigma (model units): the step whose x_s looks
+    as noisy as the image, ignoring that x_s's signal is scaled by sqrt(ab_s). 299 at most."""
+    ab = schedule().alpha_bar[1:]
+    return int(torch.argmin(((1 - ab).sqrt() - 2 * sigma).abs()))
+
+
+def eps_adapter(net: nn.Module):
+    """The student's network as a tinyddpm eps model eps(x_t, t, y=None): schedule index t = s + 1
+    (continuous t allowed: the sinusoidal embedding takes any real step)."""
+
+    def eps(x: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
+        return net(x, t.to(x.dtype) - 1)
+
+    return eps
+
+
+@torch.no_grad()
+def matched_posterior_mean(net: nn.Module, y: Tensor, sigma: float) -> Tensor:
+    """tinyddpm's one step with the student's network: x_{t*} = sqrt(ab_{t*}) y at the matched t*,
+    x0 = (x_{t*} - sqrt(1 - ab_{t*}) eps) / sqrt(ab_{t*}) (Eq. 15), clamped to [-1, 1].
+    ``y``: (N, 1, 32, 32) model units, y = x0 + 2 sigma n."""
+    sched = schedule()
+    t = sched.t_from_sigma(torch.tensor(2 * sigma, dtype=torch.float64))
+    ab = float(sched.alpha_bar_at(t))
+    x_t = math.sqrt(ab) * y
+    eps = net(x_t, torch.full((len(y),), float(t) - 1))
+    return ((x_t - math.sqrt(1 - ab) * eps) / math.sqrt(ab)).clamp(-1, 1)
