@@ -14,14 +14,17 @@
 # # Playground
 
 # %% tags=["colab-setup"]
-# Colab setup: installs tinyddpm (this release, with the book's extras) when this notebook runs
-# in Colab; does nothing elsewhere.
+# Colab setup: installs tinyddpm (this release, with the book's extras) and turns on Colab's
+# widget manager when this notebook runs in Colab; does nothing elsewhere.
 import subprocess
 import sys
 
 if "google.colab" in sys.modules:
     SPEC = "tinyddpm[book] @ git+https://github.com/tinyddpm/tinyddpm@v0.1.0"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", SPEC], check=True)
+    from google.colab import output  # ipywidgets 8 (the playground's controls) need Colab's widget manager
+
+    output.enable_custom_widget_manager()
 
 # %% [markdown]
 # A page to play with. Pick a digit, a noise level, a method, a number of steps and a seed, and
@@ -179,6 +182,8 @@ print(f"one DDIM step equals the posterior mean (to 1e-5): {bool(torch.allclose(
 # kernel; with a kernel you can upload your own photo at the end.
 
 # %%
+import textwrap
+
 import numpy as np
 
 from tinyddpm.preprocess import synthetic_photo
@@ -189,7 +194,7 @@ photo = synthetic_photo(x[PHOTO_DIGIT, 0].numpy(), np.random.default_rng(PHOTO_S
 result = tinyddpm.denoise_image(photo.noisy, sigma="auto")
 record = result.normalization
 for step in record.steps:
-    print(step)
+    print(textwrap.fill(step, 72, subsequent_indent="    "))  # the page's text column holds 72 characters
 
 # %% [markdown]
 # Each line is one step of `tinyddpm.normalize`, and `record` keeps the numbers, so that the
@@ -382,11 +387,6 @@ from PIL import Image
 
 from tinyddpm.preprocess import DigitError
 
-if "google.colab" in sys.modules:  # Colab draws ipywidgets 8 only with its custom widget manager
-    from google.colab import output
-
-    output.enable_custom_widget_manager()
-
 upload = widgets.FileUpload(accept="image/*", multiple=False, description="your photo")
 shown = widgets.Output()
 
@@ -403,7 +403,7 @@ def on_upload(change):
                 continue
             show_result(np.asarray(picture.convert("L"), dtype=np.float32) / 255, mine)
             plt.show()
-            print("\n".join(mine.normalization.steps))
+            print("\n".join(textwrap.fill(step, 72, subsequent_indent="    ") for step in mine.normalization.steps))
 
 
 upload.observe(on_upload, names="value")

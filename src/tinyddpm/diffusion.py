@@ -123,7 +123,7 @@ def loss(
 
     ``t`` holds continuous timesteps, shape (N,). The model may run under autocast: its output
     is compared with ``noise`` in ``noise``'s dtype. Returns the mean over batch and pixels.
-    ``norm="l1"`` takes E |eps - eps_theta| instead (the student's loss): its minimiser is the
+    ``norm="l1"`` takes E abs(eps - eps_theta) instead (the student's loss): its minimiser is the
     per-pixel conditional *median* of eps given x_t, not the mean that Tweedie's formula needs.
     """
     if norm not in ("l2", "l1"):

@@ -67,6 +67,7 @@ class SeedBlock(nn.Module):
         self.resample = resample(c_out, c_out, 4, 2, 1)
 
     def forward(self, x: Tensor, emb: Tensor) -> Tensor:
+        """(B, C_in or 2 C_in, H, W), (B, time_dim) -> (B, C_out, H / 2 or 2 H, W / 2 or 2 W)."""
         h = self.norm1(F.relu(self.conv1(x)))
         h = h + F.relu(self.time(emb))[:, :, None, None]
         return self.resample(self.norm2(F.relu(self.conv2(h))))
@@ -87,6 +88,7 @@ class SeedUNet(nn.Module):
         self.out = nn.Conv2d(c[0], 1, 1)
 
     def forward(self, x: Tensor, s: Tensor) -> Tensor:
+        """eps_theta(x_s, s): (B, 1, 32, 32), (B,) -> (B, 1, 32, 32)."""
         emb = self.time(sinusoidal_embedding(s, self.config.time_dim))  # (B, time_dim)
         h, skips = self.stem(x), []
         for block in self.down:
@@ -113,7 +115,7 @@ def from_seed(x: Tensor) -> Tensor:
 
 
 def seed_loss(net: nn.Module, x0: Tensor, s: Tensor, noise: Tensor, sched: NoiseSchedule) -> Tensor:
-    """The student's loss: mean |eps - eps_theta(sqrt(ab_s) x0 + sqrt(1 - ab_s) eps, s)| (L1)."""
+    """The student's loss: the mean of abs(eps - eps_theta(sqrt(ab_s) x0 + sqrt(1 - ab_s) eps, s)) (L1)."""
     ab = sched.alpha_bar[s + 1].float()[:, None, None, None]
     x_s = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
     return (net(x_s, s) - noise).abs().mean()
@@ -251,6 +253,7 @@ class StepCNN(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:
+        """(B, 1, 32, 32) -> (B, 300) logits over the step."""
         return self.net(x)
 
 
