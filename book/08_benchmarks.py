@@ -294,7 +294,8 @@ HTMLTable(["setting"] + [f"σ = {r['sigma']}" for r in student_rows], body,
 # network, held the student's results back, and most of the difference is the posterior mean
 # against a posterior sample. Training on the test digits with flips changes (a) by a fraction of
 # a decibel ({glue:text}`st_flips_a_0.3:.2f` dB at σ = 0.3), in a run of fewer steps: flipped
-# 2s, 3s, 4s and 7s are not digits, and what the model saw of the test set is not a measurement.
+# twos, threes, fours and sevens are not digits, and what the model saw of the test set is not a
+# measurement.
 
 # %% [markdown]
 # ## All methods on the same digits

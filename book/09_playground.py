@@ -368,7 +368,7 @@ HTMLTable(["model", ("MNIST", "σ 0.1"), ("MNIST", "σ 0.2"), ("MNIST", "σ 0.3"
 # {glue:text}`aug_other_gain_0.3:.1f` dB at σ = 0.3, and costs MNIST between
 # {glue:text}`aug_mnist_best:.2f` and {glue:text}`aug_mnist_worst:.2f` dB, the most at high
 # noise, where the prior does most of the work and a prior spread over more kinds of stroke is
-# less sure of MNIST's. The rule set for shipping it was a cost below 0.1 dB on MNIST at every
+# less sure of MNIST's. The rule set for shipping it was a cost below $0.1$ dB on MNIST at every
 # σ, so the augmented model {glue:text}`aug_shipped` shipped; if your digits are not MNIST's, the
 # recipe is one switch away (`TrainConfig(augment=AugmentConfig(p=0.5), init="ddpm")`).
 #
