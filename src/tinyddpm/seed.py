@@ -114,11 +114,14 @@ def from_seed(x: Tensor) -> Tensor:
     return ((F.interpolate(x.float(), size=(28, 28), mode="bilinear", antialias=True) + 1) / 2).clamp(0, 1)
 
 
-def seed_loss(net: nn.Module, x0: Tensor, s: Tensor, noise: Tensor, sched: NoiseSchedule) -> Tensor:
-    """The student's loss: the mean of abs(eps - eps_theta(sqrt(ab_s) x0 + sqrt(1 - ab_s) eps, s)) (L1)."""
+def seed_loss(
+    net: nn.Module, x0: Tensor, s: Tensor, noise: Tensor, sched: NoiseSchedule, *, norm: str = "l1"
+) -> Tensor:
+    """The student's loss: the mean of abs(eps - eps_theta(sqrt(ab_s) x0 + sqrt(1 - ab_s) eps, s)) (L1);
+    ``norm="l2"``: the mean square instead (Ho et al.'s L_simple)."""
     ab = sched.alpha_bar[s + 1].float()[:, None, None, None]
-    x_s = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
-    return (net(x_s, s) - noise).abs().mean()
+    err = net(ab.sqrt() * x0 + (1 - ab).sqrt() * noise, s) - noise
+    return err.abs().mean() if norm == "l1" else (err**2).mean()
 
 
 @torch.no_grad()
@@ -198,11 +201,7 @@ def train_seed(
             x0 = torch.where(torch.rand(len(x0), 1, 1, 1, generator=g) < 0.5, x0.flip(-1), x0)
         s = torch.randint(0, T, (len(x0),), generator=g)
         noise = torch.randn(x0.shape, generator=g)
-        if loss == "l1":
-            value = seed_loss(net, x0, s, noise, sched)
-        else:
-            ab = sched.alpha_bar[s + 1].float()[:, None, None, None]
-            value = F.mse_loss(net(ab.sqrt() * x0 + (1 - ab).sqrt() * noise, s), noise)
+        value = seed_loss(net, x0, s, noise, sched, norm=loss)
         opt.zero_grad(set_to_none=True)
         value.backward()
         opt.step()
