@@ -32,13 +32,25 @@ import torch
 from torch import Tensor
 
 import tinyddpm
-from tinyddpm.baselines import CLASSICAL_GRIDS, classical_denoise, original_procedure, tune_classical
+from tinyddpm.baselines import (
+    CLASSICAL_GRIDS,
+    available_classical,
+    classical_denoise,
+    original_procedure,
+    tune_classical,
+)
 from tinyddpm.data import load_mnist, to_model, to_pixels
 from tinyddpm.denoise import denoise, start_step
-from tinyddpm.evaluate import machine, noisy_set, sample_test_indices, score, vae_reconstruction
-from tinyddpm.metrics import classifier_features, frechet_distance, predict_labels, psnr
-from tinyddpm.samplers import sample
-from tinyddpm.seeding import derived_seed
+from tinyddpm.evaluate import (
+    generate,
+    machine,
+    noisy_set,
+    sample_scores,
+    sample_test_indices,
+    score,
+    vae_reconstruction,
+)
+from tinyddpm.metrics import classifier_features, predict_labels, psnr
 from tinyddpm.supervised import supervised_denoise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,10 +67,19 @@ SOLTANAYEV_SDA_DB = 25.36  # stacked denoising autoencoder on MNIST at sigma 50/
 DDIM_STEPS = (5, 10, 20, 50)
 ANCESTRAL_STEPS = 50  # strided ancestral steps (DDIM with eta = 1): unit steps would cost t* evaluations
 AVERAGE_K, AVERAGE_STEPS = 8, 10
-ORIGINAL_START = 100  # the original project's hand-picked step of its linear T = 300 schedule
+FIXED_STEP = 100  # a hand-picked start step of the linear T = 300 schedule, whatever the noise
+FIXED_STEP_ROW = f"fixed step {FIXED_STEP} of linear T=300, unscaled input"  # not the student's procedure
+CLASSICAL_SET = {"bm3d": "s1000"}  # BM3D takes ~0.1 s a digit here: the bundled 1,000, not all 10,000
 GUIDANCE = 2.0
 SECTIONS = ("quality", "speed", "diffusers", "fid", "summary")
-QUALITY_SIZES = ("test", "s1000", "s50_per_class", "s50_max", "tune")  # a saved partial run must match these
+QUALITY_SIZES = (
+    "test",
+    "s1000",
+    "s50_per_class",
+    "s50_max",
+    "tune",
+    "tune_bm3d",
+)  # a saved partial run must match these
 
 
 # ---- sizes ---------------------------------------------------------------------------------
@@ -70,6 +91,8 @@ def sizes(quick: bool) -> dict[str, int]:
             "s50_per_class": 1,
             "s50_max": 4,
             "tune": 24,
+            "tune_bm3d": 3,
+            "bm3d_workers": 1,
             "fid": 24,
             "fid_ancestral": 3,
             "speed_batch": 16,
@@ -82,7 +105,9 @@ def sizes(quick: bool) -> dict[str, int]:
         "s50_per_class": 5,
         "s50_max": 50,
         "tune": 300,
-        "fid": 300,
+        "tune_bm3d": 100,  # held-out digits for BM3D's grid: it takes ~0.1 s a digit
+        "bm3d_workers": torch.get_num_threads(),  # processes, one digit each at a time
+        "fid": 1000,
         "fid_ancestral": 10,
         "speed_batch": 256,
         "diffusers_batch": 64,
@@ -122,15 +147,16 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
     sup = {0.2: tinyddpm.pretrained("supervised_0.2")[0], 0.5: tinyddpm.pretrained("supervised_0.5")[0]}
     tune_x = held_out_train(n["tune"])
     den = dict(model=model, schedule=schedule, seed=0)
+    classical = available_classical()
 
     # method name -> (digit set, denoiser(y, sigma, idx) -> x_hat)
     methods: dict[str, tuple[str, Callable]] = {
         "noisy input": ("test", lambda y, s, i: y),
         "VAE (chapter 1)": ("test", lambda y, s, i: vae_reconstruction(vae, y)),
-        f"original procedure (linear T=300, start {ORIGINAL_START})": (
+        FIXED_STEP_ROW: (
             "s50",
             lambda y, s, i: original_procedure(
-                y, start_step=ORIGINAL_START, model=model, schedule=schedule, seed=0
+                y, start_step=FIXED_STEP, model=model, schedule=schedule, seed=0
             ),
         ),
         "posterior mean": ("test", lambda y, s, i: denoise(y, s, **den)),
@@ -168,9 +194,15 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
         # classical denoisers, tuned on held-out training digits (mean PSNR)
         y_tune = noisy_set(tune_x, sigma, seed=1)
         tuned = {}
-        for name in CLASSICAL_GRIDS:
+        for name in classical:
+            k = n["tune_bm3d"] if name == "bm3d" else n["tune"]
             best, grid_scores = tune_classical(
-                name, tune_x, y_tune, sigma, score=lambda a, b: float(psnr(a, b).mean())
+                name,
+                tune_x[:k],
+                y_tune[:k],
+                sigma,
+                score=lambda a, b: float(psnr(a, b).mean()),
+                workers=n["bm3d_workers"] if name == "bm3d" else 1,
             )
             tuned[name] = best
             tuning.setdefault(name, {})[key] = {
@@ -180,10 +212,12 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
         best_classical = max(tuned, key=lambda m: tuning[m][key]["tune_psnr"][str(tuned[m])])
         tuning.setdefault("best", {})[key] = best_classical
         per_sigma = dict(methods)
-        for name in CLASSICAL_GRIDS:
+        for name in classical:
             per_sigma[f"{name} (tuned)"] = (
-                "test",
-                lambda y, s, i, name=name: classical_denoise(y, s, name=name, param=tuned[name]),
+                CLASSICAL_SET.get(name, "test"),
+                lambda y, s, i, name=name: classical_denoise(
+                    y, s, name=name, param=tuned[name], workers=n["bm3d_workers"] if name == "bm3d" else 1
+                ),
             )
         for level in sup:
             if math.isclose(level, sigma):
@@ -209,6 +243,9 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
             pos = torch.searchsorted(idx, sets["s50"])
             s50 = sets["s50"]
             row["s50"] = score(x_hat[pos], x[s50], labels=labels[s50], classifier=classifier)
+            if set_name == "test":  # and on the bundled 1,000, where BM3D runs
+                s1000 = sets["s1000"]
+                row["s1000"] = score(x_hat[s1000], x[s1000], labels=labels[s1000], classifier=classifier)
             rows.append(row)
             log(
                 f"sigma {key:>6}  {name:55s} {set_name:6s} {row['psnr']:6.2f} dB  id {row['identity']:.3f}"
@@ -226,7 +263,37 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
         "rows": rows,
         "perception_distortion": pd,
         "soltanayev_sda_db": SOLTANAYEV_SDA_DB,
+        "fixed_step": FIXED_STEP,
+        "classical": classical,
+        "classical_tune_digits": {m: n["tune_bm3d"] if m == "bm3d" else n["tune"] for m in classical},
+        "lead_over_best_of_bm3d_nl_means": lead_over_strongest(rows),
     }
+
+
+def lead_over_strongest(rows: list[dict]) -> dict[str, dict]:
+    """Posterior mean minus the better of BM3D and tuned NL-means, per sigma, on the digits both ran on."""
+    out = {}
+    for key in dict.fromkeys(r["sigma"] for r in rows):
+        at = {r["method"]: r for r in rows if r["sigma"] == key}
+        pm = at["posterior mean"]
+        rivals = {m: r for m, r in at.items() if m in ("bm3d (tuned)", "nl_means (tuned)")}
+        if not rivals:
+            continue
+        on = "s1000" if "bm3d (tuned)" in rivals else "test"
+        ref = pm["s1000"] if on == "s1000" else pm
+        rival_psnr = {
+            m: (r["s1000"]["psnr"] if on == "s1000" and r["set"] == "test" else r["psnr"])
+            for m, r in rivals.items()
+        }
+        best = max(rival_psnr, key=rival_psnr.get)
+        out[key] = {
+            "digits": on,
+            "posterior_mean": round(ref["psnr"], 3),
+            "strongest": best,
+            "strongest_psnr": round(rival_psnr[best], 3),
+            "lead_db": round(ref["psnr"] - rival_psnr[best], 3),
+        }
+    return out
 
 
 def perception_distortion(rows: list[dict]) -> dict[str, dict[str, float]]:
@@ -324,6 +391,56 @@ def speed(n: dict[str, int], log: Callable[[str], None]) -> dict:
                 "ratio": round(ratio, 3),
             }
             log(f"overhead {method:9s} {steps} steps batch {batch:4d}: {ratio:.3f}")
+    out["precision"] = precision_compare(model, schedule, x, n, log)
+    return out
+
+
+def precision_compare(model, schedule, x: Tensor, n: dict[str, int], log: Callable[[str], None]) -> dict:
+    """Bare forward images/s, float32 vs the default precision ("auto"), at batch 1, 16 and 256; the
+    network's FLOP utilisation against a 2048 x 2048 float32 matmul timed in the same run; and the
+    posterior-mean PSNR of the two precisions on the bundled digits at every benchmark sigma."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from tinyddpm.precision import with_precision
+
+    with FlopCounterMode(display=False) as fc:
+        model(torch.zeros(1, 1, 28, 28), torch.full((1,), 100.0))
+    flops = fc.get_total_flops()  # per image, multiply-add = 2
+    a = torch.randn(2048, 2048, generator=torch.Generator().manual_seed(0))
+    mm_flops = 2 * 2048**3 / _timed(lambda: a @ a, repeat=5)
+    out: dict = {
+        "gflop_per_image": round(flops / 1e9, 4),
+        "matmul_2048_fp32_gflops": round(mm_flops / 1e9, 1),
+        "forward": {},
+        "psnr": {},
+    }
+    for batch in sorted({1, 16, n["speed_batch"]}):
+        x_t = torch.randn(batch, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+        t = torch.full((batch,), 100.0)
+        row = {}
+        for prec in ("fp32", "auto"):
+            net = with_precision(model, prec)
+            sec = _timed(lambda net=net: net(x_t, t), repeat=20 if batch == 1 else 3)
+            row[prec] = {
+                "images_per_second": round(batch / sec, 1),
+                "flop_utilisation_vs_fp32_matmul": round(batch * flops / sec / mm_flops, 3),
+            }
+        row["speedup"] = round(row["auto"]["images_per_second"] / row["fp32"]["images_per_second"], 2)
+        out["forward"][f"batch_{batch}"] = row
+        log(f"precision batch {batch:4d}: fp32 {row['fp32']['images_per_second']} auto "
+            f"{row['auto']['images_per_second']} images/s ({row['speedup']}x)")  # fmt: skip
+    for key, sigma in SIGMAS.items():
+        y = noisy_set(x, sigma)
+        got = {
+            prec: float(psnr(denoise(y, sigma, model=model, schedule=schedule, precision=prec), x).mean())
+            for prec in ("fp32", "auto")
+        }
+        out["psnr"][key] = {
+            "fp32": round(got["fp32"], 4),
+            "auto": round(got["auto"], 4),
+            "auto_minus_fp32": round(got["auto"] - got["fp32"], 4),
+        }
+    out["digits"] = f"{len(x)} bundled test digits (posterior mean, noise seed 0)"
     return out
 
 
@@ -423,51 +540,43 @@ def fid(n: dict[str, int], log: Callable[[str], None]) -> dict:
     f_test = classifier_features(classifier, test)
     out: dict = {
         "reference": f"{len(test)} MNIST test digits",
-        "generation": "unconditional (null label), seed 0",
+        "generation": "unconditional: null label; guided: image i asks for class i mod 10; seed 0",
         "runs": {},
     }
-
-    def generate(count: int, method: str, steps: int | None) -> tuple[Tensor, float]:
-        gens = [torch.Generator().manual_seed(derived_seed(0, "fid", i)) for i in range(count)]
-        t0 = time.perf_counter()
-        chunks = [
-            sample(
-                model,
-                schedule,
-                min(250, count - lo),
-                method=method,
-                steps=steps,
-                generator=gens[lo : lo + 250],
-            )
-            for lo in range(0, count, 250)
-        ]
-        return to_pixels(torch.cat(chunks)).clamp(0, 1), time.perf_counter() - t0
-
-    def sample_scores(images: Tensor, seconds: float | None) -> dict:
-        labels = predict_labels(classifier, images)
-        counts = torch.bincount(labels, minlength=10)
-        fd = frechet_distance(classifier_features(classifier, images), f_test)
-        return {
-            "images": len(images),
-            "fid": round(fd, 3),
-            "class_counts": counts.tolist(),
-            "class_tv_from_uniform": round(0.5 * float((counts / len(images) - 0.1).abs().sum()), 4),
-            **({"seconds": round(seconds, 1)} if seconds is not None else {}),
-        }
-
     floor_idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(99))
     for count in (n["fid"], n["fid_ancestral"]):
-        out["runs"][f"training digits (floor), n={count}"] = sample_scores(train[floor_idx[:count]], None)
+        out["runs"][f"training digits (floor), n={count}"] = sample_scores(
+            classifier, train[floor_idx[:count]], f_test
+        )
     for steps in (10, 20, 50):
-        imgs, sec = generate(n["fid"], "ddim", steps)
+        imgs, sec = generate(model, schedule, n["fid"], steps=steps)
         big, small = f"DDIM {steps} steps, n={n['fid']}", f"DDIM {steps} steps, n={n['fid_ancestral']}"
-        out["runs"][big] = sample_scores(imgs, sec)
-        out["runs"][small] = sample_scores(imgs[: n["fid_ancestral"]], None)
+        out["runs"][big] = {**sample_scores(classifier, imgs, f_test), "seconds": round(sec, 1)}
+        out["runs"][small] = sample_scores(classifier, imgs[: n["fid_ancestral"]], f_test)
         log(f"fid {big}: {out['runs'][big]['fid']}")
-    imgs, sec = generate(n["fid_ancestral"], "ancestral", None)
+    # g = 1: the conditional model alone; against the null-label rows it shows how much of the gap
+    # is the null-label path (trained on p_uncond of the batches) rather than the network
+    for g in (1.0, GUIDANCE):
+        imgs, sec = generate(model, schedule, n["fid"], steps=50, conditional=True, guidance=g)
+        name = f"DDIM 50 steps, class label, guidance {g:g}, n={n['fid']}"
+        out["runs"][name] = {**sample_scores(classifier, imgs, f_test), "seconds": round(sec, 1)}
+        log(f"fid {name}: {out['runs'][name]['fid']}")
+    imgs, sec = generate(model, schedule, n["fid_ancestral"], method="ancestral", steps=None)
     name = f"ancestral {schedule.T} steps, n={n['fid_ancestral']}"
-    out["runs"][name] = sample_scores(imgs, sec)
+    out["runs"][name] = {**sample_scores(classifier, imgs, f_test), "seconds": round(sec, 1)}
     log(f"fid {name}: {out['runs'][name]['fid']}")
+    floor = out["runs"][f"training digits (floor), n={n['fid']}"]["fid"]
+    out["targets"] = {
+        "unconditional_ddim50_over_floor": round(
+            out["runs"][f"DDIM 50 steps, n={n['fid']}"]["fid"] / floor, 2
+        ),
+        "guided_ddim50_over_floor": round(
+            out["runs"][f"DDIM 50 steps, class label, guidance {GUIDANCE:g}, n={n['fid']}"]["fid"] / floor, 2
+        ),
+        "unconditional_max_class_deviation": out["runs"][f"DDIM 50 steps, n={n['fid']}"][
+            "max_class_deviation"
+        ],
+    }
     return out
 
 
@@ -495,7 +604,15 @@ def summary(out_dir: Path) -> str:
             f"Each method on its own digit set: test = {n['test']:,} MNIST test digits, "
             f"s1000 = the {n['s1000']:,} bundled test digits, s50 = {len(q['sets']['s50'])} of them "
             f"({n['s50_per_class']} per class). Noise not clipped, fixed seed. "
-            "Classical denoisers tuned per sigma on held-out training digits.",
+            "Classical denoisers tuned per sigma on held-out training digits "
+            f"({n['tune']:,}; BM3D {n.get('tune_bm3d', n['tune']):,}): NL-means over patch size "
+            f"{', '.join(str(p) for p in sorted({p for p, _ in CLASSICAL_GRIDS['nl_means']}))} "
+            f"and h from {min(h for _, h in CLASSICAL_GRIDS['nl_means'])} to "
+            f"{max(h for _, h in CLASSICAL_GRIDS['nl_means'])} sigma, BM3D over its noise level "
+            f"({min(CLASSICAL_GRIDS['bm3d'])} to {max(CLASSICAL_GRIDS['bm3d'])} sigma). "
+            f"The fixed-step row starts the linear T=300 chain at step {q.get('fixed_step', 100)} "
+            "with the noisy image unscaled, whatever sigma: not the student's procedure "
+            "(`benchmarks/results/student.json` measures that).",
             "",
             "| method | digits | " + " | ".join(f"σ={k}" for k in keys) + " |",
             "|---|---|" + "---|" * len(keys),
@@ -516,6 +633,22 @@ def summary(out_dir: Path) -> str:
             "",
             "★ the classical method with the best held-out (training-digit) PSNR at that sigma.",
             "",
+        ]
+        lead = q.get("lead_over_best_of_bm3d_nl_means", {})
+        if lead:
+            lines += [
+                "## Lead of the posterior mean over the stronger of BM3D and tuned NL-means (dB)",
+                "",
+                "| σ | digits | posterior mean | strongest rival | its PSNR | lead |",
+                "|---|---|---|---|---|---|",
+            ]
+            lines += [
+                f"| {k} | {v['digits']} | {v['posterior_mean']:.2f} | {v['strongest']} "
+                f"| {v['strongest_psnr']:.2f} | {v['lead_db']:+.2f} |"
+                for k, v in lead.items()
+            ]
+            lines.append("")
+        lines += [
             f"## All methods on the same {len(q['sets']['s50'])} digits (s50): mean PSNR (dB) / SSIM",
             "",
             "| method | " + " | ".join(f"σ={k}" for k in keys) + " |",
@@ -591,6 +724,31 @@ def summary(out_dir: Path) -> str:
         ]
         for k, v in sp["overhead"].items():
             lines.append(f"| {k} | {v['loop_seconds']} | {v['bare_forward_seconds']} | {v['ratio']:.3f} |")
+        pr = sp.get("precision")
+        if pr:
+            lines += [
+                "",
+                f'Precision: bare forward pass, float32 vs the default (`precision="auto"`). '
+                f"{pr['gflop_per_image']} GFLOP per image; a 2048 x 2048 float32 matmul ran at "
+                f"{pr['matmul_2048_fp32_gflops']} GFLOP/s in the same run (utilisation = network FLOP/s "
+                "over that).",
+                "",
+                "| batch | fp32 images/s | auto images/s | speed-up | fp32 utilisation | auto utilisation |",
+                "|---|---|---|---|---|---|",
+            ]
+            for k, v in pr["forward"].items():
+                lines.append(
+                    f"| {k.removeprefix('batch_')} | {v['fp32']['images_per_second']} "
+                    f"| {v['auto']['images_per_second']} | {v['speedup']:.2f}x "
+                    f"| {v['fp32']['flop_utilisation_vs_fp32_matmul']:.0%} "
+                    f"| {v['auto']['flop_utilisation_vs_fp32_matmul']:.0%} |"
+                )
+            lines += [
+                "",
+                f"Posterior-mean PSNR, {pr['digits']}: auto minus fp32 (dB): "
+                + ", ".join(f"σ={k} {v['auto_minus_fp32']:+.4f}" for k, v in pr["psnr"].items())
+                + ".",
+            ]
     if df:
         lines += ["", "## The same network driven by diffusers", ""]
         if "skipped" in df:
@@ -619,14 +777,27 @@ def summary(out_dir: Path) -> str:
             "",
             "## Sample quality: classifier-feature FID against the test set",
             "",
-            "| run | FID | class counts (0-9) | total variation from uniform | seconds |",
-            "|---|---|---|---|---|",
+            "| run | FID | class counts (0-9) | total variation from uniform "
+            "| largest class deviation | seconds |",
+            "|---|---|---|---|---|---|",
         ]
         for name, r in fd["runs"].items():
+            dev = r.get("max_class_deviation")
             lines.append(
                 f"| {name} | {r['fid']:.2f} | {' '.join(map(str, r['class_counts']))} "
-                f"| {r['class_tv_from_uniform']:.3f} | {r.get('seconds', '')} |"
+                f"| {r['class_tv_from_uniform']:.3f} | {'' if dev is None else f'{dev:.0%}'} "
+                f"| {r.get('seconds', '')} |"
             )
+        tg = fd.get("targets")
+        if tg:
+            lines += [
+                "",
+                f"FID over the training-digit floor: unconditional DDIM-50 "
+                f"{tg['unconditional_ddim50_over_floor']:.2f}x (target at most 3x), guided "
+                f"{tg['guided_ddim50_over_floor']:.2f}x (target at most 2x); largest deviation of an "
+                f"unconditional class count from uniform {tg['unconditional_max_class_deviation']:.0%} "
+                "(target within 30 %).",
+            ]
     text = "\n".join(lines) + "\n"
     (out_dir / "BENCHMARKS.md").write_text(text)
     return text

@@ -27,7 +27,13 @@ if "google.colab" in sys.modules:
     output.enable_custom_widget_manager()
 
 # %% [markdown]
-# This book grew out of a failed experiment, and it starts by repeating it.
+# This book grew out of a failed experiment, and it starts by repeating it. A student who set
+# out to denoise MNIST digits began like this: "First I tried a VAE autoencoder. It has the
+# ability to reconstruct the picture from the latent space, and is pretty easy to train on the
+# MNIST dataset. However, it cannot denoise the image from an noisy image." (their write-up,
+# quoted as written). Their figure showed four rows: the digits, the VAE's reconstructions of
+# them, the noisy digits, and the reconstructions of those. This chapter draws the same four rows
+# with tinyddpm's VAE and asks why.
 #
 # A variational autoencoder (VAE) {cite}`kingma2014vae` learns to squeeze a digit through a
 # small code and rebuild it. The encoder maps an image $x$ to a Gaussian $q(z \mid x)$ over a
@@ -285,6 +291,13 @@ viz.trajectory([x[flipped], *path, y[flipped]], columns=["clean", *fractions, "n
 # %% [markdown]
 # A person still reads the noisy inputs on the right without trouble. The decoder, following
 # the drifting code, slides into another digit or into a blend of two.
+#
+# The student's explanation was that "the VAE is tried to memorize the images in the dataset,
+# and a noisy image does not belongs to the dataset", and their hope that "a lossy encoding can
+# solve the problem by ignoring the noise in the image". The measurements above bear out both
+# halves: the bottleneck is lossy and does drop much of the noise (point 2), yet the code of a
+# noisy digit drifts, and what the decoder rebuilds from it is a clean-looking digit that may be
+# the wrong one.
 #
 # None of this is a bug in this particular VAE; the problem is the question it was trained to
 # answer. A VAE learns to reconstruct *clean* digits

@@ -1,4 +1,4 @@
-"""The original project's procedure and the classical denoisers (tinyddpm.baselines)."""
+"""The fixed-step chain and the classical denoisers, BM3D optional (tinyddpm.baselines)."""
 
 import math
 
@@ -9,6 +9,7 @@ from tinyddpm.analytic import GaussianEps, gaussian_posterior
 from tinyddpm.baselines import (
     CLASSICAL_GRIDS,
     ScheduleAdapter,
+    available_classical,
     classical_denoise,
     original_procedure,
     tune_classical,
@@ -64,7 +65,7 @@ def test_original_procedure_is_seeded_per_image_and_checks_its_input():
         original_procedure(y, model=model)
 
 
-@pytest.mark.parametrize("name", list(CLASSICAL_GRIDS))
+@pytest.mark.parametrize("name", available_classical())
 def test_classical_denoisers_remove_noise_from_a_smooth_image_and_clip(name):
     g = torch.Generator().manual_seed(0)
     yy, xx = torch.meshgrid(torch.linspace(0, 1, 28), torch.linspace(0, 1, 28), indexing="ij")
@@ -87,3 +88,32 @@ def test_tuning_returns_the_best_grid_value_and_unknown_names_are_refused():
     assert best == max(CLASSICAL_GRIDS["gaussian"])  # a constant image: the widest blur is best
     with pytest.raises(ValueError, match="unknown classical"):
         classical_denoise(noisy, 0.3, name="median", param=1.0)
+
+
+def test_nl_means_grid_spans_patch_sizes_and_strengths_up_to_two_sigma():
+    grid = CLASSICAL_GRIDS["nl_means"]
+    assert {p for p, _ in grid} == {3, 5, 7} and max(h for _, h in grid) == 2.0
+    assert len(set(grid)) == len(grid) == 3 * len({h for _, h in grid})
+    # a larger patch averages more: on a flat image, patch 7 removes more noise than patch 3 at equal h
+    g = torch.Generator().manual_seed(1)
+    clean = torch.full((2, 1, 28, 28), 0.4)
+    noisy = clean + 0.2 * torch.randn(clean.shape, generator=g)
+    small, large = (classical_denoise(noisy, 0.2, name="nl_means", param=(p, 1.0)) for p in (3, 7))
+    assert float(psnr(large, clean).mean()) > float(psnr(small, clean).mean())
+
+
+def test_workers_split_the_images_without_changing_the_result():
+    g = torch.Generator().manual_seed(2)
+    noisy = 0.5 + 0.2 * torch.randn(5, 1, 28, 28, generator=g)
+    one = classical_denoise(noisy, 0.2, name="tv", param=0.1)
+    assert torch.equal(classical_denoise(noisy, 0.2, name="tv", param=0.1, workers=2), one)
+
+
+def test_bm3d_is_optional_and_says_which_package_is_missing(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "bm3d" else real(n, *a))
+    assert "bm3d" not in available_classical() and "nl_means" in available_classical()
+    with pytest.raises(ImportError, match="pip install bm3d"):
+        classical_denoise(torch.zeros(1, 1, 28, 28), 0.2, name="bm3d", param=1.0)

@@ -60,7 +60,7 @@ def test_quality_covers_every_method_at_every_sigma_and_denoising_helps(quick):
         "nl_means (tuned)",
     ):
         assert must in methods
-    assert any(m.startswith("original procedure") for m in methods)
+    assert any(m.startswith("fixed step") for m in methods) and q["fixed_step"] == 100
     assert any(m.startswith("supervised") for m in methods)
     by_sigma = {key: {r["method"]: r for r in q["rows"] if r["sigma"] == key} for key in q["sigmas"]}
     for rows in by_sigma.values():

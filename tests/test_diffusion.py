@@ -111,6 +111,35 @@ def test_l2_loss_is_minimised_by_the_mean_l1_by_the_median():
         diffusion.loss(lambda x, tt: x, x0, t, target, s, norm="l3")
 
 
+def test_min_snr_weight_caps_the_snr_factor_at_gamma():
+    """w * SNR = min(SNR, gamma) with SNR = 1 / s^2: weight 1 where SNR <= gamma, gamma / SNR above."""
+    s = NoiseSchedule.cosine(1000)
+    sig = torch.tensor([0.05, 0.1, 0.2, 0.4472, 0.5, 1.0, 3.0], dtype=torch.float64)  # model units
+    t = s.t_from_sigma(sig)
+    w = diffusion.min_snr_weight(t, s, gamma=5.0)
+    snr = 1 / s.sigma_from_t(t) ** 2
+    assert torch.allclose(w * snr, snr.clamp(max=5.0), rtol=1e-9)
+    assert torch.equal(w[sig >= 0.5], torch.ones(3, dtype=torch.float64))
+    assert float(w[0]) == pytest.approx(5 * 0.05**2, rel=1e-6)
+    with pytest.raises(ValueError, match="gamma"):
+        diffusion.min_snr_weight(t, s, gamma=0.0)
+
+
+def test_weighted_loss_is_the_weighted_mean_of_per_image_losses():
+    s = NoiseSchedule.cosine(1000)
+    g = torch.Generator().manual_seed(4)
+    x0 = torch.rand(6, 1, 8, 8, generator=g)
+    noise = torch.randn(x0.shape, generator=g)
+    t = torch.rand(6, generator=g) * 1000
+    half = lambda x, tt: 0.5 * torch.ones_like(x)  # noqa: E731
+    per_image = ((0.5 - noise) ** 2).flatten(1).mean(1)  # (6,)
+    w = torch.tensor([0.0, 1.0, 2.0, 0.5, 3.0, 1.0], dtype=torch.float64)
+    got = diffusion.loss(half, x0, t, noise, s, weight=w)
+    assert float(got) == pytest.approx(float((w.float() * per_image).mean()), rel=1e-6)
+    ones = diffusion.loss(half, x0, t, noise, s, weight=torch.ones(6, dtype=torch.float64))
+    assert float(ones) == pytest.approx(float(diffusion.loss(half, x0, t, noise, s)), rel=1e-7)
+
+
 @pytest.mark.parametrize("t", [None, 120.0, 37.5])
 def test_prior_kl_matches_torch_distributions(t):
     s = NoiseSchedule.linear(300)

@@ -6,7 +6,14 @@ import torch
 import tinyddpm
 from tinyddpm.analytic import GaussianEps
 from tinyddpm.metrics import psnr
-from tinyddpm.precision import AUTO_MIN_BATCH, Autocast, autocast_dtype, native_bf16, with_precision
+from tinyddpm.precision import (
+    AUTO_FP32_BELOW_SIGMA,
+    AUTO_MIN_BATCH,
+    Autocast,
+    autocast_dtype,
+    native_bf16,
+    with_precision,
+)
 from tinyddpm.schedules import NoiseSchedule
 
 
@@ -67,3 +74,19 @@ def test_auto_runs_small_batches_in_fp32_and_bf16_runs_every_batch_in_bf16():
     if native_bf16(torch.device("cpu")):
         auto(torch.randn(AUTO_MIN_BATCH, 4), torch.zeros(AUTO_MIN_BATCH))
         assert seen[-1] == torch.bfloat16
+
+
+@pytest.mark.skipif(not native_bf16(torch.device("cpu")), reason="this CPU has no native bfloat16")
+def test_auto_denoises_low_noise_in_fp32_and_higher_noise_in_bf16():
+    x = tinyddpm.load_sample()[0][:16]
+    model, schedule = tinyddpm.pretrained("ddpm")
+    for sigma, same in ((AUTO_FP32_BELOW_SIGMA * 0.9, True), (AUTO_FP32_BELOW_SIGMA * 1.1, False)):
+        y = tinyddpm.add_noise(x, sigma, generator=tinyddpm.seeded(1))
+        run = dict(model=model, schedule=schedule)
+        fp32, auto = tinyddpm.denoise(y, sigma, precision="fp32", **run), tinyddpm.denoise(y, sigma, **run)
+        assert torch.equal(fp32, auto) is same
+    # one image below the threshold sends its whole batch through fp32
+    sig = torch.full((16,), 0.2)
+    sig[3] = AUTO_FP32_BELOW_SIGMA / 2
+    y = x + sig.view(-1, 1, 1, 1) * torch.randn(x.shape, generator=tinyddpm.seeded(2))
+    assert torch.equal(tinyddpm.denoise(y, sig, **run), tinyddpm.denoise(y, sig, precision="fp32", **run))

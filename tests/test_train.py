@@ -57,6 +57,22 @@ def test_timestep_sampling_covers_both_parts():
     assert float(inside) == pytest.approx(0.5 + 0.5 * uniform_share, abs=0.02)
 
 
+def test_sigma_share_moves_the_mixture_between_uniform_t_and_log_uniform_sigma():
+    s = NoiseSchedule.cosine(1000)
+
+    def draw(cfg: TrainConfig) -> torch.Tensor:
+        return sample_timesteps(cfg, s, 4000, torch.Generator().manual_seed(5))
+
+    assert torch.equal(draw(TrainConfig(sigma_share=0.0)), draw(TrainConfig(t_sampling="uniform")))
+    sig = s.sigma_from_t(draw(TrainConfig(sigma_share=1.0))) / 2  # pixel units
+    assert float(sig.min()) >= 0.02 - 1e-9 and float(sig.max()) <= 1.0 + 1e-9
+    # log-uniform: the lower half of the log-range holds half the draws
+    assert float((sig < (0.02 * 1.0) ** 0.5).double().mean()) == pytest.approx(0.5, abs=0.03)
+    for bad in (dict(sigma_share=1.5), dict(weighting="snr"), dict(snr_gamma=0.0)):
+        with pytest.raises(ValueError):
+            TrainConfig(**bad)
+
+
 def test_derived_seeds_are_pinned():
     """Golden values: a change to the hash would silently break every resume and every seeded result."""
     assert derived_seed(0, "step", 0) == 1448036938950931792

@@ -11,12 +11,17 @@
   training are in :mod:`tinyddpm.seed`, measured by ``benchmarks/student.py``. The name stays
   for the benchmark rows it labels (``benchmarks/run.py``).
 - ``classical_denoise``: Gaussian blur, total variation (Chambolle), wavelet (BayesShrink) and
-  non-local means from scikit-image, with one parameter each; ``CLASSICAL_GRIDS`` lists the values
-  the benchmarks tune per sigma on held-out training digits.
+  non-local means (Buades et al. 2005) from scikit-image, and BM3D (Dabov et al. 2007) when the
+  optional ``bm3d`` package is installed; ``CLASSICAL_GRIDS`` lists the values the benchmarks tune
+  per sigma on held-out training digits (for non-local means: patch size and filter strength h).
+  ``bm3d`` is free for non-commercial use only, so it is a benchmark extra
+  (``pip install -e ".[bm3d]"``), never a dependency of the package: ``available_classical``
+  leaves it out when it is not installed.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 
 import numpy as np
@@ -92,15 +97,32 @@ def original_procedure(
 
 # ---- classical denoisers (scikit-image) ----------------------------------------------------
 
-CLASSICAL_GRIDS: dict[str, tuple[float, ...]] = {
+Param = float | tuple[float, ...]
+
+NL_MEANS_PATCHES = (3, 5, 7)  # patch sizes in pixels
+NL_MEANS_H = (0.4, 0.6, 0.8, 1.0, 1.3, 1.6, 2.0)  # filter strength h as a multiple of sigma
+NL_MEANS_DISTANCE = 6  # search window: (2 * 6 + 1)^2 pixels, half a digit each way
+
+CLASSICAL_GRIDS: dict[str, tuple[Param, ...]] = {
     "gaussian": (0.3, 0.5, 0.7, 0.9, 1.1, 1.4, 1.8),  # blur std in pixels
     "tv": (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.45, 0.6),  # Chambolle weight
     "wavelet": (0.5, 0.75, 1.0, 1.5, 2.0, 3.0),  # multiple of sigma given to BayesShrink
-    "nl_means": (0.4, 0.6, 0.8, 1.0, 1.3),  # filter strength h as a multiple of sigma
+    "nl_means": tuple((p, h) for p in NL_MEANS_PATCHES for h in NL_MEANS_H),  # (patch size, h / sigma)
+    "bm3d": (0.7, 0.85, 1.0, 1.15, 1.3),  # noise std given to BM3D, as a multiple of sigma
 }
+OPTIONAL_PACKAGE = {"bm3d": "bm3d"}  # denoiser -> the package it needs, not a tinyddpm dependency
 
 
-def _classical_one(name: str, y: np.ndarray, sigma: float, param: float) -> np.ndarray:
+def available_classical() -> list[str]:
+    """The names in ``CLASSICAL_GRIDS`` whose package is installed (``bm3d`` is optional)."""
+    return [
+        name
+        for name in CLASSICAL_GRIDS
+        if name not in OPTIONAL_PACKAGE or importlib.util.find_spec(OPTIONAL_PACKAGE[name]) is not None
+    ]
+
+
+def _classical_one(name: str, y: np.ndarray, sigma: float, param: Param) -> np.ndarray:
     from skimage.filters import gaussian
     from skimage.restoration import denoise_nl_means, denoise_tv_chambolle, denoise_wavelet
 
@@ -111,31 +133,71 @@ def _classical_one(name: str, y: np.ndarray, sigma: float, param: float) -> np.n
     if name == "wavelet":
         return denoise_wavelet(y, sigma=param * sigma, mode="soft", method="BayesShrink", rescale_sigma=False)
     if name == "nl_means":
+        patch, h = param  # type: ignore[misc]
         return denoise_nl_means(
-            y, h=param * sigma, sigma=sigma, patch_size=3, patch_distance=5, fast_mode=True
+            y,
+            h=h * sigma,
+            sigma=sigma,
+            patch_size=int(patch),
+            patch_distance=NL_MEANS_DISTANCE,
+            fast_mode=True,
         )
+    if name == "bm3d":
+        import bm3d  # optional: free for non-commercial use only
+
+        profile = bm3d.BM3DProfile()
+        profile.num_threads = (
+            1  # its default, every core, is slower on a 28x28 digit: parallelise over digits
+        )
+        return np.asarray(bm3d.bm3d(y, sigma_psd=param * sigma, profile=profile), dtype=np.float64)
     raise ValueError(f"unknown classical denoiser {name!r} (expected one of {', '.join(CLASSICAL_GRIDS)})")
 
 
-def classical_denoise(images: Tensor, sigma: float, *, name: str, param: float) -> Tensor:
-    """Apply one scikit-image denoiser with parameter ``param`` to pixel-unit images (N, 1, H, W).
+def _classical_many(name: str, arr: np.ndarray, sigma: float, param: Param) -> np.ndarray:
+    """(N, 1, H, W) -> (N, 1, H, W), one image at a time (a worker's share)."""
+    return np.stack([_classical_one(name, a[0], sigma, param)[None] for a in arr])
+
+
+def classical_denoise(images: Tensor, sigma: float, *, name: str, param: Param, workers: int = 1) -> Tensor:
+    """Apply one classical denoiser with parameter ``param`` to pixel-unit images (N, 1, H, W).
 
     The input is not clipped (Gaussian noise leaves [0, 1]); the output is clipped to [0, 1].
+    ``workers`` > 1 splits the images over that many processes (the result does not change).
+    Raises ``ValueError`` for an unknown name and ``ImportError`` for ``"bm3d"`` without its package.
     """
     if name not in CLASSICAL_GRIDS:
         raise ValueError(
             f"unknown classical denoiser {name!r} (expected one of {', '.join(CLASSICAL_GRIDS)})"
         )
+    if name not in available_classical():
+        raise ImportError(f"{name!r} needs the optional package {OPTIONAL_PACKAGE[name]!r}: pip install bm3d")
     arr = images.detach().double().cpu().numpy()
-    out = np.stack([_classical_one(name, a[0], sigma, param)[None] for a in arr]) if len(arr) else arr
+    if workers > 1 and len(arr) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        parts = np.array_split(arr, min(workers, len(arr)))
+        with ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context("spawn")) as pool:
+            out = np.concatenate(
+                list(pool.map(_classical_many, *zip(*[(name, a, sigma, param) for a in parts])))
+            )
+    else:
+        out = _classical_many(name, arr, sigma, param) if len(arr) else arr
     return torch.from_numpy(np.asarray(out, dtype=np.float32)).clamp(0, 1)
 
 
 def tune_classical(
-    name: str, clean: Tensor, noisy: Tensor, sigma: float, *, score: Callable[[Tensor, Tensor], float]
-) -> tuple[float, dict[float, float]]:
+    name: str,
+    clean: Tensor,
+    noisy: Tensor,
+    sigma: float,
+    *,
+    score: Callable[[Tensor, Tensor], float],
+    workers: int = 1,
+) -> tuple[Param, dict[Param, float]]:
     """The grid value of ``name`` with the best ``score(denoised, clean)``, and every score."""
     scores = {
-        p: score(classical_denoise(noisy, sigma, name=name, param=p), clean) for p in CLASSICAL_GRIDS[name]
+        p: score(classical_denoise(noisy, sigma, name=name, param=p, workers=workers), clean)
+        for p in CLASSICAL_GRIDS[name]
     }
     return max(scores, key=scores.get), scores

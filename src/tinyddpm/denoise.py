@@ -38,7 +38,7 @@ from .data import to_model, to_pixels
 from .diffusion import EpsModel
 from .io import MAX_PIXELS, as_batch, read_picture
 from .noise_level import estimate_sigma, unclip
-from .precision import with_precision
+from .precision import AUTO_FP32_BELOW_SIGMA, with_precision
 from .preprocess import Normalization, normalize
 from .samplers import (
     ancestral_step,
@@ -132,8 +132,9 @@ def denoise(
         clip: clip x0 predictions to [-1, 1] and the result to [0, 1].
         batch_size: images per network call (bounds memory for large inputs).
         precision: ``"auto"`` (bfloat16 autocast for the network where the hardware has it,
-            float32 otherwise), ``"bf16"`` or ``"fp32"``; see :mod:`tinyddpm.precision`. The
-            schedule and Tweedie's step always run in float32 / float64.
+            float32 otherwise, and float32 for a batch with a sigma under 0.075), ``"bf16"`` or
+            ``"fp32"``; see :mod:`tinyddpm.precision`. The schedule and Tweedie's step always run
+            in float32 / float64.
 
     Returns:
         The denoised digits, same kind (tensor, array, PIL image) and shape as ``images``.
@@ -180,6 +181,7 @@ def denoise(
         next(iter(model.parameters())).device if isinstance(model, torch.nn.Module) else torch.device("cpu")
     )
     net = with_precision(model, precision, device)  # only the network's forward pass changes precision
+    exact = with_precision(model, "fp32" if precision == "auto" else precision, device)
     for lo in range(0, n, batch_size):
         sl = slice(lo, min(n, lo + batch_size))
         gens = [
@@ -189,7 +191,7 @@ def denoise(
         out[sl] = _denoise_chunk(
             batch[sl].to(device),
             sig[sl],
-            net,
+            exact if bool((sig[sl] < AUTO_FP32_BELOW_SIGMA).any()) else net,
             schedule,
             method=method,
             steps=steps,

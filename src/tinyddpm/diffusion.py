@@ -5,6 +5,7 @@
 - ``predict_x0``: x_0 from a noise prediction, Tweedie's estimate of E[x_0 | x_t] (Eq. 15)
 - ``q_posterior``: q(x_s | x_t, x_0) for any 0 <= s < t, of which Eq. 6-7 is the case s = t - 1
 - ``loss``: the simplified epsilon objective L_simple (Eq. 14), at continuous t: what training calls
+- ``min_snr_weight``: the Min-SNR-gamma loss weight min(SNR_t, gamma) / SNR_t (Hang et al. 2023)
 - ``supervised_loss``: E || f(x0 + s n, s) - x0 ||^2, the objective of a direct denoiser at one s
 - ``prior_kl``: KL(q(x_T | x_0) || N(0, I)), the prior term L_T of the variational bound (Eq. 5)
 
@@ -118,6 +119,7 @@ def loss(
     y: Tensor | None = None,
     *,
     norm: str = "l2",
+    weight: Tensor | None = None,
 ) -> Tensor:
     """L_simple = E || eps - eps_theta(sqrt(ab_t) x0 + sqrt(1 - ab_t) eps, t) ||^2 (Eq. 14).
 
@@ -125,13 +127,34 @@ def loss(
     is compared with ``noise`` in ``noise``'s dtype. Returns the mean over batch and pixels.
     ``norm="l1"`` takes E abs(eps - eps_theta) instead (the student's loss): its minimiser is the
     per-pixel conditional *median* of eps given x_t, not the mean that Tweedie's formula needs.
+    ``weight`` (N,) multiplies each image's error before the mean (e.g. :func:`min_snr_weight`);
+    a per-t weight changes how the network's capacity is shared between noise levels, not the
+    minimiser at any one t, which stays E[eps | x_t].
     """
     if norm not in ("l2", "l1"):
         raise ValueError(f"norm must be 'l2' or 'l1', got {norm!r}")
     x_t = q_sample(x0, t, noise, schedule)  # (N, C, H, W), Eq. 4
     eps = eps_model(x_t, t.to(x0.dtype), y) if y is not None else eps_model(x_t, t.to(x0.dtype))
     err = eps.to(noise.dtype) - noise
-    return torch.mean(err**2) if norm == "l2" else torch.mean(err.abs())
+    per_pixel = err**2 if norm == "l2" else err.abs()
+    if weight is None:
+        return torch.mean(per_pixel)
+    return torch.mean(_bcast(weight, per_pixel) * per_pixel)
+
+
+def min_snr_weight(t: Tensor, schedule: NoiseSchedule, gamma: float) -> Tensor:
+    """Min-SNR-gamma weight of the epsilon loss: min(SNR_t, gamma) / SNR_t (Hang et al. 2023, Eq. 9).
+
+    SNR_t = alpha_bar_t / (1 - alpha_bar_t) = 1 / s^2 with s the model-unit sigma of step t.
+    The epsilon loss equals the x0 loss times SNR_t; this weight caps that factor at gamma, so
+    steps with s < 1 / sqrt(gamma) (the nearly clean ones) stop dominating. Weight 1 for
+    SNR_t <= gamma. Returns a float64 tensor of ``t``'s shape.
+    """
+    if gamma <= 0:
+        raise ValueError(f"gamma must be positive, got {gamma}")
+    ab = schedule.alpha_bar_at(_per_sample(t, t.shape[0]))
+    snr = ab / (1 - ab)
+    return torch.clamp(snr, max=gamma) / snr
 
 
 def supervised_loss(model: EpsModel, x0: Tensor, s: float, noise: Tensor) -> Tensor:

@@ -6,7 +6,8 @@ the PSNR of the pooled MSE, the same after quantising the output to 8 bits (the 
 Soltanayev & Chun 2018), SSIM (Wang et al. 2004) and, with a classifier, how often the digit's
 identity survives. ``score`` computes all of these for one set of outputs; ``evaluate_denoiser``
 runs a denoiser over noise levels; ``score_model`` scores a shipped model the way MODELS.md and
-the registry record it; ``machine`` says where a measurement ran.
+the registry record it; ``generate`` and ``sample_scores`` measure digits generated from noise
+(classifier-feature FID, class counts); ``machine`` says where a measurement ran.
 """
 
 from __future__ import annotations
@@ -24,13 +25,24 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoint import architecture_name, load_model, pretrained_path, registry
-from .data import SAMPLE_FILE, add_noise, load_sample
+from .data import SAMPLE_FILE, add_noise, load_sample, to_pixels
 from .denoise import denoise
-from .metrics import identity_accuracy, mse, pooled_psnr, psnr, ssim
+from .metrics import (
+    classifier_features,
+    frechet_distance,
+    identity_accuracy,
+    mse,
+    pooled_psnr,
+    predict_labels,
+    psnr,
+    ssim,
+)
 from .noise_level import estimate_sigma_learned, estimate_sigma_mad
 from .precision import autocast_dtype
+from .samplers import sample
 from .schedules import NoiseSchedule
 from .seed import from_seed, matched_posterior_mean, to_seed
+from .seeding import derived_seed
 from .supervised import supervised_denoise
 
 Denoiser = Callable[[Tensor, float], Tensor]
@@ -118,6 +130,56 @@ def sample_test_indices() -> Tensor:
     """The MNIST test-set index of each digit ``load_sample`` returns, in its order: (1000,) int64."""
     with resources.files("tinyddpm").joinpath("assets", SAMPLE_FILE).open("rb") as f:
         return torch.from_numpy(np.load(f)["test_indices"].astype(np.int64))
+
+
+def generate(
+    model: nn.Module,
+    schedule: NoiseSchedule,
+    count: int,
+    *,
+    method: str = "ddim",
+    steps: int | None = 50,
+    guidance: float = 1.0,
+    conditional: bool = False,
+    seed: int = 0,
+    chunk: int = 250,
+) -> tuple[Tensor, float]:
+    """``count`` digits generated from noise, pixels in [0, 1] (count, 1, 28, 28), and the seconds taken.
+
+    Image i starts from its own generator seeded ``derived_seed(seed, "fid", i)``, so a digit
+    does not depend on ``chunk`` or ``count``. ``conditional``: image i asks for class i mod 10
+    with classifier-free ``guidance``; otherwise every image gets the null label (unconditional).
+    """
+    gens = [torch.Generator().manual_seed(derived_seed(seed, "fid", i)) for i in range(count)]
+    t0 = time.perf_counter()
+    chunks = []
+    for lo in range(0, count, chunk):
+        hi = min(count, lo + chunk)
+        label = torch.arange(lo, hi) % 10 if conditional else None
+        x = sample(
+            model, schedule, hi - lo, method=method, steps=steps, label=label, guidance=guidance,
+            generator=gens[lo:hi],
+        )  # fmt: skip
+        chunks.append(x)
+    return to_pixels(torch.cat(chunks)).clamp(0, 1), time.perf_counter() - t0
+
+
+def sample_scores(classifier: nn.Module, images: Tensor, reference_features: Tensor) -> dict[str, Any]:
+    """FID in the classifier's feature space against ``reference_features``, and the class counts.
+
+    ``class_tv_from_uniform`` is the total-variation distance of the predicted-class frequencies
+    from 1/10 each; ``max_class_deviation`` the largest |count / (n / 10) - 1| over the classes.
+    """
+    counts = torch.bincount(predict_labels(classifier, images), minlength=10)
+    share = counts / len(images)
+    fd = frechet_distance(classifier_features(classifier, images), reference_features)
+    return {
+        "images": len(images),
+        "fid": round(fd, 3),
+        "class_counts": counts.tolist(),
+        "class_tv_from_uniform": round(0.5 * float((share - 0.1).abs().sum()), 4),
+        "max_class_deviation": round(float((share / 0.1 - 1).abs().max()), 4),
+    }
 
 
 def machine(*, precision: str = "auto", device: str = "cpu") -> dict[str, Any]:

@@ -12,7 +12,8 @@ bfloat16 numbers other than eps itself.
 - ``"auto"`` (default): bfloat16 autocast for ``nn.Module`` networks, on batches of at least
   ``AUTO_MIN_BATCH`` images (below that, bf16 measured no faster on CPU), on a CPU with native
   bfloat16 (AVX-512 BF16 or AMX, which oneDNN uses) or a CUDA device that supports it; float32
-  otherwise, and always for plain callables (closed-form models stay exact);
+  otherwise, always for plain callables (closed-form models stay exact), and in
+  :func:`tinyddpm.denoise` for images whose sigma is below ``AUTO_FP32_BELOW_SIGMA``;
 - ``"bf16"``: bfloat16 autocast for any model (slow on CPUs without native support);
 - ``"fp32"``: no autocast.
 """
@@ -29,6 +30,11 @@ PRECISIONS = ("auto", "bf16", "fp32")
 # under "auto", smaller batches run in float32: on a 2-core AVX-512 BF16 CPU a batch of 1 ran at
 # 178 images/s in bf16 against 193 in fp32, a batch of 16 at 701 against 445 (benchmarks)
 AUTO_MIN_BATCH = 8
+# under "auto", denoising at pixel sigma below this runs in float32: bf16 rounds the network's
+# input to 2^-9 of its size (~0.004 in model units), and at small sigma that is no longer small
+# against the posterior mean's own error (shipped model, 1,000 bundled digits: -0.0104 dB at
+# sigma 0.05, -0.0039 dB at 0.1; benchmarks/results/bench_speed.json, "precision")
+AUTO_FP32_BELOW_SIGMA = 0.075
 
 
 def native_bf16(device: torch.device) -> bool:

@@ -2,9 +2,10 @@
 
 The loss is L_simple (Ho et al. 2020, Eq. 14) at continuous timesteps; labels are dropped to the
 null class with probability ``p_uncond`` so one network also serves classifier-free guidance
-(Ho & Salimans 2022). Timesteps are drawn half uniformly on [0, T] and half at noise levels
-log-uniform in ``sigma_range`` (pixel units): a loss weighting that spends more of the budget
-on the noise levels at which the model is used as a denoiser.
+(Ho & Salimans 2022). Timesteps are drawn uniformly on [0, T] and, for a share ``sigma_share``
+of each batch (half by default), at noise levels log-uniform in ``sigma_range`` (pixel units): a
+loss weighting that spends more of the budget on the noise levels at which the model is used as
+a denoiser. ``weighting="min_snr"`` weights each image's loss by Min-SNR-gamma.
 
 No hidden state: the data order of epoch e and the noise, timesteps and label drops of step k
 are functions of (seed, e) and (seed, k) alone. A checkpoint therefore needs only the weights,
@@ -68,6 +69,9 @@ class TrainConfig(Config):
     p_uncond: float = 0.1
     t_sampling: str = "mixture"  # "uniform" or "mixture"
     sigma_range: tuple[float, float] = (0.02, 1.0)  # pixel units, for "mixture"
+    sigma_share: float = 0.5  # share of a "mixture" batch drawn log-uniform in sigma
+    weighting: str = "none"  # "none": L_simple as it is; "min_snr": Min-SNR-gamma (Hang et al. 2023)
+    snr_gamma: float = 5.0  # gamma of "min_snr"
     amp: bool = True  # bfloat16 autocast for the forward pass
     seed: int = 0
     checkpoint_every: int = 250
@@ -91,6 +95,12 @@ class TrainConfig(Config):
             raise ValueError(f"unknown loss {self.loss!r} (expected 'l2' or 'l1')")
         if self.t_sampling not in ("uniform", "mixture"):
             raise ValueError(f"unknown t_sampling {self.t_sampling!r} (expected 'uniform' or 'mixture')")
+        if self.weighting not in ("none", "min_snr"):
+            raise ValueError(f"unknown weighting {self.weighting!r} (expected 'none' or 'min_snr')")
+        if not 0.0 <= self.sigma_share <= 1.0:
+            raise ValueError(f"sigma_share must lie in [0, 1], got {self.sigma_share}")
+        if self.snr_gamma <= 0:
+            raise ValueError(f"snr_gamma must be positive, got {self.snr_gamma}")
 
 
 def learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -102,14 +112,14 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 
 
 def sample_timesteps(cfg: TrainConfig, schedule: NoiseSchedule, n: int, gen: torch.Generator) -> Tensor:
-    """Continuous training timesteps, shape (n,): uniform, or half uniform / half log-uniform sigma."""
+    """Continuous training timesteps, shape (n,): uniform, or a share ``sigma_share`` log-uniform in sigma."""
     u = torch.rand(n, generator=gen, dtype=torch.float64)
     t = u * schedule.T
     if cfg.t_sampling == "mixture":
         lo, hi = (math.log(2 * s) for s in cfg.sigma_range)  # model units: 2 * pixel sigma
         sig = torch.exp(lo + (hi - lo) * torch.rand(n, generator=gen, dtype=torch.float64))
         t_sig = schedule.t_from_sigma(sig.clamp(max=schedule.max_sigma))
-        pick = torch.rand(n, generator=gen) < 0.5
+        pick = torch.rand(n, generator=gen) < cfg.sigma_share
         t = torch.where(pick, t_sig, t)
     return t.clamp(min=1e-3)
 
@@ -180,7 +190,14 @@ def train_step(
         if cfg.objective == "supervised":  # the reference denoiser: y = x0 + s n -> x0
             loss = diffusion.supervised_loss(net, batch.x0, 2 * cfg.supervised_sigma, batch.noise)
         else:
-            loss = diffusion.loss(net, batch.x0, batch.t, batch.noise, schedule, batch.y, norm=cfg.loss)
+            w = (
+                diffusion.min_snr_weight(batch.t, schedule, cfg.snr_gamma)
+                if cfg.weighting == "min_snr"
+                else None
+            )
+            loss = diffusion.loss(
+                net, batch.x0, batch.t, batch.noise, schedule, batch.y, norm=cfg.loss, weight=w
+            )
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.grad_clip:
