@@ -21,6 +21,7 @@ import tinyddpm
 from tinyddpm.checkpoint import load_model, sha256_file
 from tinyddpm.data import load_mnist, load_sample
 from tinyddpm.evaluate import SIGMA_ESTIMATE_LEVELS, TEST_SIGMAS, machine, score_model
+from tinyddpm.train import TrainConfig
 from tinyddpm.unet import num_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,8 +33,10 @@ SIGMA_EST = SIGMA_ESTIMATE_LEVELS
 RECIPES = {
     "ddpm": {
         "what": "class-conditional diffusion model (EMA weights), cosine schedule T = 1000",
-        "command": "tinyddpm train --out runs/ddpm",
-        "source": "runs/ddpm/ema.safetensors",
+        # the default recipe, then the winner of benchmarks/recipe_ablation.py continuing it
+        "command": "tinyddpm train --out runs/ddpm && "
+        "python benchmarks/recipe_ablation.py --only p_uncond_0.5_1000_steps",
+        "source": "runs/recipe_p_uncond_0.5_1000_steps/ema.safetensors",
     },
     "classifier": {
         "what": "MNIST classifier: identity judge and FID features",
@@ -85,8 +88,29 @@ def _rate(info: dict) -> str:
 
 
 def fmt_time(info: dict) -> str:
-    t = info.get("wall_time_s")
+    """The training wall time; for a fine-tune, of the run it continued and its own together."""
+    t = info.get("total_wall_time_s", info.get("wall_time_s"))
     return "n/a" if t is None else f"{t / 60:.1f} min"
+
+
+def _stages(ti: dict, cfg: dict) -> str:
+    """'N steps of batch B (I images), T min': the run, preceded by the run it continued, if any."""
+    own = (
+        f"{ti.get('steps')} steps of batch {cfg['batch_size']} ({ti.get('images_seen', 0):,} images), "
+        f"{ti.get('wall_time_s', 0) / 60:.1f} min"
+    )
+    if "init_run" not in ti:
+        return own
+    base = ti["init_run"]
+    before = TrainConfig.from_dict(base["train_config"]).to_dict()  # older records lack newer fields
+    changed = {
+        k: v for k, v in cfg.items() if k not in ("steps", "init", "checkpoint_every") and before.get(k) != v
+    }
+    return (
+        f"{_stages(base, base['train_config'])} (the recipe's defaults), then {own} "
+        f"continuing from it with {', '.join(f'{k}={v}' for k, v in changed.items())}; "
+        f"{fmt_time(ti)} in all"
+    )
 
 
 def models_md(results: dict) -> str:
@@ -127,8 +151,7 @@ def models_md(results: dict) -> str:
             "",
             "## ddpm: one-step posterior-mean denoising",
             "",
-            f"{ti.get('steps')} steps of batch {r['train_config']['batch_size']} "
-            f"({ti.get('images_seen', 0):,} images), {fmt_time(ti)} "
+            f"{_stages(ti, r['train_config'])} "
             f"on {ti.get('workers', 1)} CPU process(es); "
             f"alpha_bar_T = {r['test_scores']['alpha_bar_T']:.2e}.",
             "",

@@ -295,7 +295,7 @@ viz.trajectory([x[flipped], *path, y[flipped]], columns=["clean", *fractions, "n
 # The student's explanation was that "the VAE is tried to memorize the images in the dataset,
 # and a noisy image does not belongs to the dataset", and their hope that "a lossy encoding can
 # solve the problem by ignoring the noise in the image". The measurements above bear out both
-# halves: the bottleneck is lossy and does drop much of the noise (point 2), yet the code of a
+# halves: the bottleneck is lossy and does drop much of the noise (the second point above), yet the code of a
 # noisy digit drifts, and what the decoder rebuilds from it is a clean-looking digit that may be
 # the wrong one.
 #

@@ -270,7 +270,7 @@ glue("live_batch", cfg.batch_size, display=False)
 glue("live_base", cfg.unet.base_channels, display=False)
 glue("live_levels", len(cfg.unet.channel_mults), display=False)
 glue("shipped_levels", len(model.config.channel_mults), display=False)
-glue("shipped_minutes", round(info["wall_time_s"] / 60), display=False)
+glue("shipped_minutes", round(info.get("total_wall_time_s", info["wall_time_s"]) / 60), display=False)
 glue("loss_first", round(float(loss[:10].mean()), 1), display=False)  # 1 decimal: stable across CPUs
 glue("loss_last", round(float(loss[-50:].mean()), 1), display=False)
 plt.figure(figsize=(6, 3.4))
@@ -304,9 +304,11 @@ glue("train_seconds", round(train_seconds), display=False)  # wall time: differs
 # equivalent noisy photograph $y = x_t/\sqrt{\bar\alpha_t}$ (chapter 2).
 
 # %%
-tc = info["train_config"]
-print(f"pretrained model: {info['steps']:,} steps of {tc['batch_size']} images ({info['images_seen']:,} seen),")
-print(f"lr {tc['lr']} after {tc['warmup_steps']} warm-up steps, {tc['schedule']['kind']} schedule, T = {tc['schedule']['T']}")
+for stage in ([info["init_run"]] if "init_run" in info else []) + [info]:  # a fine-tune records its start
+    tc = stage["train_config"]
+    print(f"pretrained model: {stage['steps']:,} steps of {tc['batch_size']} images ({stage['images_seen']:,} seen),")
+    print(f"  lr {tc['lr']}, p_uncond {tc['p_uncond']}")
+print(f"{tc['schedule']['kind']} schedule, T = {tc['schedule']['T']}")
 
 digits = tinyddpm.to_model(x[held_out])  # 100 digits, 10 of each class, none of them trained on live
 noise = torch.randn(digits.shape, generator=tinyddpm.seeded(0))

@@ -413,7 +413,8 @@ HTMLTable(["steps", "PSNR vs 50 steps", "same label as 50 steps", "mean classifi
 # ## Digits on demand: class labels and guidance
 #
 # The shipped model was trained with class labels, and with the label randomly replaced by a
-# "null" class {glue:text}`p_uncond_pct:.0f` % of the time, so one network gives both
+# "null" class {glue:text}`p_uncond_pct_start:.0f` % of the time (in its last
+# {glue:text}`final_steps:,d` steps {glue:text}`p_uncond_pct:.0f` %, chapter 8 says why), so one network gives both
 # $\epsilon_\theta(x_t, t, y)$ and the unconditional $\epsilon_\theta(x_t, t, \varnothing)$.
 # Classifier-free guidance {cite}`ho2022cfg` combines them with a scale $g$:
 #
@@ -434,6 +435,9 @@ HTMLTable(["steps", "PSNR vs 50 steps", "same label as 50 steps", "mean classifi
 # %%
 _, _, info = load_model(pretrained_path("ddpm"))
 glue("p_uncond_pct", round(100 * info["train_config"]["p_uncond"]), display=False)
+start = info.get("init_run", info)  # the run this model continued, if it is a fine-tune
+glue("p_uncond_pct_start", round(100 * start["train_config"]["p_uncond"]), display=False)
+glue("final_steps", info["steps"] if "init_run" in info else 0, display=False)
 wanted = torch.arange(10).repeat(3)  # 0..9, three times
 settings = {"unconditional": {}, "label, g = 1": {"label": wanted}, "label, g = 3": {"label": wanted, "guidance": 3.0}}
 generated, body = {}, []

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tinyddpm.augment import AugmentConfig, affine, augment, gaussian_blur, stroke
-from tinyddpm.checkpoint import load_tensors
+from tinyddpm.checkpoint import load_model, load_tensors, sha256_file
 from tinyddpm.data import load_sample
 from tinyddpm.schedules import NoiseSchedule
 from tinyddpm.train import Batcher, quick_config, train, training_batch
@@ -95,5 +95,12 @@ def test_init_starts_from_the_given_weights_and_refuses_another_architecture(tmp
     a, _ = load_tensors(first)
     b, _ = load_tensors(again)
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # the fine-tune records the run it continued, and the wall time of both
+    start, info = load_model(first)[2], load_model(again)[2]
+    assert (
+        info["init_run"]["sha256"] == sha256_file(first) and info["init_run"]["steps"] == start["steps"] == 5
+    )
+    assert info["total_wall_time_s"] == pytest.approx(start["wall_time_s"] + info["wall_time_s"], abs=0.11)
+    assert "init_run" not in start
     with pytest.raises(ValueError, match="another architecture"):
         train(quick_config(steps=2, init="ddpm"), tmp_path / "c", progress=False)

@@ -183,7 +183,7 @@ def sample_scores(classifier: nn.Module, images: Tensor, reference_features: Ten
 
 
 def machine(*, precision: str = "auto", device: str = "cpu") -> dict[str, Any]:
-    """Where a measurement ran: CPU model, cores, torch threads, ``OMP_NUM_THREADS``, versions, precision.
+    """Where a measurement ran: CPU model, cores, torch threads, the OpenMP settings, versions, precision.
 
     ``precision`` is the dtype a network's forward pass runs in on ``device`` when ``denoise`` and
     ``sample`` are given ``precision`` (default ``"auto"``: bfloat16 where the hardware has it, see
@@ -204,6 +204,7 @@ def machine(*, precision: str = "auto", device: str = "cpu") -> dict[str, Any]:
         "cores": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),  # PASSIVE: waiting threads sleep
         "torch": torch.__version__,
         "python": platform.python_version(),
         "precision": str(net_dtype).removeprefix("torch."),

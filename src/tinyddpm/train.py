@@ -41,7 +41,15 @@ from torch import Tensor, nn
 
 from . import diffusion
 from .augment import AugmentConfig, augment
-from .checkpoint import CheckpointError, load_model, load_tensors, pretrained_path, save_model, save_tensors
+from .checkpoint import (
+    CheckpointError,
+    load_model,
+    load_tensors,
+    pretrained_path,
+    save_model,
+    save_tensors,
+    sha256_file,
+)
 from .config import Config
 from .data import load_mnist, to_model
 from .schedules import NoiseSchedule, ScheduleConfig
@@ -371,13 +379,16 @@ def _build(cfg: TrainConfig, dev: torch.device) -> tuple[UNet, UNet, torch.optim
     return model, ema, torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+def _init_path(cfg: TrainConfig) -> Path:
+    """The weights file ``cfg.init`` names: a file, else a shipped model's name."""
+    path = Path(cfg.init)
+    return path if path.exists() else pretrained_path(cfg.init)
+
+
 def _init_weights(cfg: TrainConfig) -> dict[str, Tensor]:
     """The state dict ``cfg.init`` names (a shipped model or a weights file), which must have the
     run's architecture."""
-    path = Path(cfg.init)
-    if not path.exists():
-        path = pretrained_path(cfg.init)
-    start, _, _ = load_model(path)
+    start, _, _ = load_model(_init_path(cfg))
     if start.config != cfg.unet:
         raise ValueError(f"init weights {cfg.init!r} have another architecture ({start.config}) than the run")
     return start.state_dict()
@@ -390,8 +401,10 @@ def _parallel(model: nn.Module, dev: torch.device, world: int) -> nn.Module:
 
 
 def _run_info(cfg: TrainConfig, step: int, wall_s: float, model: nn.Module, world: int) -> dict[str, Any]:
-    """What ``ema.safetensors`` records about the run that made it."""
-    return {
+    """What ``ema.safetensors`` records about the run that made it. A fine-tune (``cfg.init``)
+    also records the run it continued (``init_run``: its own record, sha256 of its file) and the
+    wall time of both together (``total_wall_time_s``)."""
+    info: dict[str, Any] = {
         "train_config": cfg.to_dict(),
         "steps": step,
         "wall_time_s": round(wall_s, 1),
@@ -400,6 +413,14 @@ def _run_info(cfg: TrainConfig, step: int, wall_s: float, model: nn.Module, worl
         "torch": torch.__version__,
         "workers": world,
     }
+    if cfg.init is not None:
+        path = _init_path(cfg)
+        before = load_model(path)[2]
+        info["init_run"] = {**before, "sha256": sha256_file(path)}
+        info["total_wall_time_s"] = round(
+            before.get("total_wall_time_s", before.get("wall_time_s", 0.0)) + wall_s, 1
+        )
+    return info
 
 
 def _checked(data: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
