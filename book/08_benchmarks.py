@@ -518,14 +518,14 @@ models_info = read_json("models.json")["ddpm"]["train_info"]
 start_minutes = models_info.get("init_run", models_info)["wall_time_s"] / 60
 glue("start_minutes", start_minutes, display=False)
 glue("total_minutes", models_info.get("total_wall_time_s", models_info["wall_time_s"]) / 60, display=False)
-body = [[f"start ({start_minutes:.0f} min of the original recipe)", "", ""]
+body = [["start", "", f"{start_minutes:.0f}"]
         + [f"{start['posterior_mean_psnr'][k]:.2f}" for k in a_sigmas]
         + [f"{start['fid_ddim50']['fid']:.1f}"]]
 for name, r in runs.items():
-    body.append([name, r["run"]["steps"], f"{r['run']['wall_time_s'] / 60:.1f}"]
+    body.append([name.replace("_", " "), r["run"]["steps"], f"{r['run']['wall_time_s'] / 60:.1f}"]
                 + [f"{r['change_db'][k]:+.3f}" for k in a_sigmas] + [f"{r['fid_ddim50']['fid']:.1f}"])
-display(HTMLTable(["recipe", "steps", "minutes"] + [f"σ = {k}" for k in a_sigmas] + ["FID"], body,
-                  "first row: PSNR (dB); other rows: change from the start (dB)"))
+display(HTMLTable(["recipe", "steps", "min"] + [f"σ = {k}" for k in a_sigmas] + ["FID"], body,
+                  "start: PSNR (dB); the others: change from the start (dB)"))
 first = next(iter(ablation["candidates"].values()))
 glue("ablation_steps", first["run"]["steps"], display=False)
 glue("ablation_fid_n", start["fid_ddim50"]["images"], display=False)

@@ -127,7 +127,7 @@ def loss(
     is compared with ``noise`` in ``noise``'s dtype. Returns the mean over batch and pixels.
     ``norm="l1"`` takes E abs(eps - eps_theta) instead (the student's loss): its minimiser is the
     per-pixel conditional *median* of eps given x_t, not the mean that Tweedie's formula needs.
-    ``weight`` (N,) multiplies each image's error before the mean (e.g. :func:`min_snr_weight`);
+    ``weight`` (N,) multiplies each image's error before the mean (e.g. ``min_snr_weight``);
     a per-t weight changes how the network's capacity is shared between noise levels, not the
     minimiser at any one t, which stays E[eps | x_t].
     """
