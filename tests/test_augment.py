@@ -13,9 +13,7 @@ from tinyddpm.data import load_sample
 from tinyddpm.schedules import NoiseSchedule
 from tinyddpm.train import Batcher, quick_config, train, training_batch
 
-from .conftest import has_mnist
-
-needs_mnist = pytest.mark.skipif(not has_mnist(), reason="MNIST not available (set TINYDDPM_DATA)")
+from .conftest import needs_mnist
 
 
 @pytest.fixture(scope="module")

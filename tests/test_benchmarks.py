@@ -14,10 +14,10 @@ import tinyddpm
 from tinyddpm.evaluate import noisy_set
 from tinyddpm.metrics import classifier_features, frechet_distance
 
-from .conftest import has_mnist
+from .conftest import needs_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not has_mnist(), reason="MNIST not available")]
+pytestmark = [pytest.mark.slow, needs_mnist]
 
 
 @pytest.fixture(scope="module")

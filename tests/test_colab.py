@@ -7,11 +7,12 @@ package data in `src/tinyddpm/results/`, a byte-for-byte copy read through
 `tinyddpm.book_data`; the first tests here keep the copy in sync and the chapters' run times
 under the limit.
 
-The slow test builds the wheel, installs it into a fresh virtual environment (with
-`--system-site-packages`, so torch and the book's other dependencies come from this machine
-instead of a multi-GB download) and runs each chapter's setup cell and first code cells with
-that environment's Python, from a temporary working directory, with the repository removed from
-`sys.path` and no MNIST folder (`TINYDDPM_DATA` unset, an empty cache), as in Colab. The setup
+The slow test builds the wheel, installs it into a fresh virtual environment (with a `.pth`
+file that adds the running environment's site-packages after its own, so torch and the book's
+other dependencies come from the environment that runs the tests instead of a multi-GB
+download) and runs each chapter's setup cell and first code cells with that environment's Python,
+from a temporary working directory, with the repository removed from `sys.path` and no MNIST
+folder (`TINYDDPM_DATA` unset, an empty cache), as in Colab. The setup
 cell itself installs nothing outside Colab: the wheel stands in for its `pip install`.
 """
 
@@ -22,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 import textwrap
 from datetime import datetime
 from pathlib import Path
@@ -143,11 +145,19 @@ def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     (wheel,) = (tmp / "dist").glob("tinyddpm-*.whl")
     env = tmp / "venv"
-    r = subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(env)], **run
-    )
+    r = subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], **run)
     assert r.returncode == 0, r.stderr
     python = env / "bin" / "python"
+    # the running environment's packages (torch, the book's dependencies), whatever it is: a
+    # newcomer's virtual environment or the machine's own Python. A .pth file puts its
+    # site-packages after the new environment's own, where the wheel goes. (--system-site-packages
+    # would see the base interpreter's site-packages, not an outer virtual environment's.)
+    r = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], **run
+    )
+    assert r.returncode == 0, r.stderr
+    outer = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    (Path(r.stdout.strip()) / "_outer_environment.pth").write_text("".join(f"{p}\n" for p in outer))
     r = subprocess.run(
         [
             *pip,

@@ -5,7 +5,7 @@ import torch
 
 from tinyddpm.data import add_noise, default_data_root, load_mnist, load_sample, to_model, to_pixels
 
-from .conftest import has_mnist
+from .conftest import needs_mnist
 
 
 def test_data_root_resolution(monkeypatch, tmp_path):
@@ -24,7 +24,7 @@ def test_bundled_sample():
     assert torch.equal(torch.bincount(y), torch.full((10,), 100))
 
 
-@pytest.mark.skipif(not has_mnist(), reason="MNIST not available")
+@needs_mnist
 def test_full_mnist_and_the_sample_is_part_of_the_test_set():
     x, y = load_mnist(train=False)
     assert x.shape == (10000, 28, 28) and x.dtype == torch.uint8

@@ -18,9 +18,9 @@ import torch
 from tinyddpm.checkpoint import load_tensors
 from tinyddpm.train import quick_config, train
 
-from .conftest import has_mnist
+from .conftest import needs_mnist
 
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not has_mnist(), reason="MNIST not available")]
+pytestmark = [pytest.mark.slow, needs_mnist]
 
 
 def write_config(path: Path, cfg) -> Path:

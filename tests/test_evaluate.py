@@ -22,7 +22,7 @@ from tinyddpm.evaluate import (
     vae_reconstruction,
 )
 
-from .conftest import has_mnist
+from .conftest import require_mnist
 
 
 def digits_on_the_8bit_grid(n: int = 8, *, top: int = 255) -> torch.Tensor:
@@ -124,8 +124,7 @@ def test_sample_test_indices_point_at_the_sample_digits(sample):
     idx = sample_test_indices()
     assert idx.shape == (1000,) and idx.dtype == torch.int64 and len(idx.unique()) == 1000
     assert 0 <= int(idx.min()) and int(idx.max()) < 10000
-    if not has_mnist():
-        pytest.skip("MNIST not available")
+    require_mnist()
     images, labels = tinyddpm.load_mnist(train=False)
     assert torch.equal(images[idx].float().div(255).unsqueeze(1), sample[0])
     assert torch.equal(labels[idx], sample[1])

@@ -35,7 +35,8 @@ LAYERS: list[set[str]] = [
     },  # formulas, data, networks
     {"diffusion", "analytic", "checkpoint", "io", "viz"},  # the process, weights on disk, files
     {"samplers", "noise_level", "preprocess"},  # reverse chain, sigma estimators, photos to MNIST form
-    {"denoise", "baselines", "supervised", "evaluate"},  # the public job, its rivals, its measurement
+    {"denoise", "generate", "baselines", "supervised", "evaluate"},  # the public jobs, rivals, measurement
+    {"export"},  # the denoiser as an ONNX file for the book's page
     {"train"},  # training (imports torch.distributed)
     {"cli", "__init__", "__main__"},  # entry points
 ]

@@ -19,7 +19,10 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     assert test_cmd in ci
     run_cmd = blocks[0]
-    assert run_cmd.startswith("pip install") and "tinyddpm demo" in run_cmd
+    fresh = "python3 -m venv .venv && . .venv/bin/activate && pip install -e "
+    assert test_cmd.startswith(fresh), "the test command makes its own fresh virtual environment"
+    assert run_cmd.startswith(fresh) and "tinyddpm demo" in run_cmd
+    assert "rm -rf .venv" in ci, "CI starts from a fresh environment every run"
 
 
 def test_torch_ranges_admit_the_local_wheels():

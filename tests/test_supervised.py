@@ -9,10 +9,10 @@ from tinyddpm.metrics import psnr
 from tinyddpm.supervised import supervised_denoise
 from tinyddpm.train import quick_config, supervised_config, train
 
-from .conftest import has_mnist
+from .conftest import needs_mnist
 
 
-@pytest.mark.skipif(not has_mnist(), reason="MNIST not available")
+@needs_mnist
 def test_supervised_reference_beats_the_noisy_input(tmp_path):
     small = replace(quick_config().unet, num_classes=None)
     cfg = supervised_config(

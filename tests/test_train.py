@@ -32,9 +32,7 @@ from tinyddpm.train import (
 )
 from tinyddpm.unet import UNet, UNetConfig
 
-from .conftest import has_mnist
-
-needs_mnist = pytest.mark.skipif(not has_mnist(), reason="MNIST not available (set TINYDDPM_DATA)")
+from .conftest import needs_mnist
 
 
 def test_learning_rate_schedule():
@@ -100,9 +98,11 @@ def test_resume_is_bit_for_bit(tmp_path):
     straight = train(cfg, tmp_path / "a", progress=False)
     # stop after ~0 minutes: the run saves state at the first step and returns
     partial = train(cfg, tmp_path / "b", progress=False, max_minutes=0.0)
-    assert not partial.exists()
     state, header = load_tensors(tmp_path / "b" / "state.safetensors")
     assert 0 < header["step"] < 12
+    # a stopped run leaves the EMA weights of its last step, marked incomplete, usable as a model
+    _, schedule, info = load_model(partial)
+    assert schedule is not None and info["steps"] == header["step"] and info["complete"] is False
     resumed = train(cfg, tmp_path / "b", progress=False)
     a, _ = load_tensors(straight)
     b, _ = load_tensors(resumed)
@@ -120,6 +120,20 @@ def test_resume_with_another_config_is_refused(tmp_path):
     train(cfg, tmp_path, progress=False, max_minutes=0.0)
     with pytest.raises(CheckpointError, match="different TrainConfig"):
         train(replace(cfg, lr=5e-3), tmp_path, progress=False)
+
+
+@needs_mnist
+def test_resume_may_change_the_number_of_steps(tmp_path):
+    """More steps continue the run; fewer (at or below the step reached) only write the weights."""
+    cfg = quick_config(steps=6, checkpoint_every=3)
+    first = train(cfg, tmp_path, progress=False)
+    assert load_model(first)[2]["steps"] == 6
+    more = train(replace(cfg, steps=9), tmp_path, progress=False)
+    assert load_model(more)[2]["steps"] == 9 and load_model(more)[2]["complete"] is True
+    fewer = train(replace(cfg, steps=4), tmp_path, progress=False)
+    assert load_model(fewer)[2]["steps"] == 9  # nothing undone: the state of step 9, complete
+    rows = (tmp_path / "log.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == list(range(1, 10))
 
 
 def test_train_step_minimises_diffusion_loss_exactly():

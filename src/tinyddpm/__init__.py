@@ -16,6 +16,7 @@ from typing import Any
 from .checkpoint import CheckpointError, load_model, pretrained, save_model
 from .data import add_noise, load_mnist, load_sample, to_model, to_pixels
 from .denoise import DenoisedImage, denoise, denoise_image, start_step
+from .generate import generate, save_grid
 from .noise_level import estimate_sigma
 from .preprocess import DigitError, Normalization, normalize
 from .samplers import ancestral_step, ddim_step, sample, sample_loop
@@ -50,6 +51,7 @@ __all__ = [
     "denoise",
     "denoise_image",
     "estimate_sigma",
+    "generate",
     "load_mnist",
     "load_model",
     "load_sample",
@@ -57,6 +59,7 @@ __all__ = [
     "pretrained",
     "sample",
     "sample_loop",
+    "save_grid",
     "save_model",
     "seeded",
     "start_step",

@@ -301,6 +301,7 @@ def train_config_from_args(a: argparse.Namespace) -> TrainConfig:
             "seed": a.seed,
             "checkpoint_every": a.checkpoint_every,
             "supervised_sigma": a.supervised_sigma,
+            "train_limit": a.limit,
         }.items()
         if v is not None
     }
@@ -322,10 +323,16 @@ def cmd_train(a: argparse.Namespace) -> None:
         path = train(cfg, a.out, data_root=a.data_root, progress=not a.quiet, max_minutes=a.max_minutes)
     except RunBusyError as e:
         raise CLIError(str(e)) from None
-    if path.exists():
-        print(f"EMA weights -> {path}")
+    from .checkpoint import load_model
+
+    info = load_model(path)[2]
+    if info.get("complete", True):
+        print(f"EMA weights -> {path} ({info['steps']} steps)")
     else:
-        print(f"stopped early; state saved in {a.out}; run the same command to resume")
+        print(
+            f"stopped early at step {info['steps']} of {cfg.steps}: EMA weights of that step -> {path} "
+            f"(usable with --model); run the same command to resume"
+        )
 
 
 def cmd_train_aux(a: argparse.Namespace) -> None:
@@ -440,7 +447,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--schedule", choices=("cosine", "linear"))
     t.add_argument("--T", type=_positive_int)
     t.add_argument("--checkpoint-every", type=_positive_int)
-    t.add_argument("--max-minutes", type=float, help="stop (resumably) after this much wall time")
+    t.add_argument(
+        "--max-minutes",
+        type=float,
+        help="stop after this much wall time in this sitting, writing the state (resumable) and the "
+        "EMA weights of the last step",
+    )
+    t.add_argument("--limit", type=_positive_int, help="train on the first N training digits only")
     t.add_argument("--data-root", help="MNIST root (default: $TINYDDPM_DATA or the user cache)")
     t.add_argument(
         "--supervised-sigma", type=_sigma_arg, help="train a supervised reference denoiser at this sigma"

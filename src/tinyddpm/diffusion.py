@@ -29,14 +29,17 @@ class EpsModel(Protocol):
     def __call__(self, x_t: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor: ...
 
 
-def _bcast(v: Tensor, like: Tensor) -> Tensor:
-    """Per-sample scalars (N,) -> (N, 1, 1, 1) in ``like``'s dtype, ready to broadcast."""
-    return v.to(like.dtype).reshape(-1, *([1] * (like.ndim - 1)))
+def bcast(v: Tensor, like: Tensor) -> Tensor:
+    """Per-sample scalars (N,) -> (N, 1, 1, 1) in ``like``'s dtype and on its device, ready to
+    broadcast (lucidrains' ``extract``; the package's one broadcast helper)."""
+    return v.to(device=like.device, dtype=like.dtype).reshape(-1, *([1] * (like.ndim - 1)))
 
 
-def _per_sample(t: Tensor | float, n: int) -> Tensor:
+def per_sample(t: Tensor | float, n: int) -> Tensor:
+    """A timestep for each of ``n`` images, float64 on the CPU (where the schedule lives): one
+    number is repeated, a tensor (N,) is taken as it is."""
     t = torch.as_tensor(t, dtype=torch.float64)
-    return t.expand(n) if t.ndim == 0 else t
+    return t.expand(n) if t.ndim == 0 else t.cpu()
 
 
 def q_sample(x0: Tensor, t: Tensor | float, noise: Tensor, schedule: NoiseSchedule) -> Tensor:
@@ -44,7 +47,7 @@ def q_sample(x0: Tensor, t: Tensor | float, noise: Tensor, schedule: NoiseSchedu
 
     ``t`` is a float or a (N,) tensor of continuous timesteps; ``noise`` is standard normal.
     """
-    ab = _bcast(schedule.alpha_bar_at(_per_sample(t, x0.shape[0])), x0)
+    ab = bcast(schedule.alpha_bar_at(per_sample(t, x0.shape[0])), x0)
     return ab.sqrt() * x0 + (1 - ab).sqrt() * noise
 
 
@@ -73,13 +76,13 @@ def predict_x0(x_t: Tensor, t: Tensor | float, eps: Tensor, schedule: NoiseSched
 
     With the exact eps = E[eps | x_t] this is Tweedie's formula for E[x_0 | x_t].
     """
-    ab = _bcast(schedule.alpha_bar_at(_per_sample(t, x_t.shape[0])), x_t)
+    ab = bcast(schedule.alpha_bar_at(per_sample(t, x_t.shape[0])), x_t)
     return (x_t - (1 - ab).sqrt() * eps) / ab.sqrt()
 
 
 def eps_from_x0(x_t: Tensor, t: Tensor | float, x0: Tensor, schedule: NoiseSchedule) -> Tensor:
     """The noise implied by x_t and x0: (x_t - sqrt(alpha_bar_t) x0) / sqrt(1 - alpha_bar_t)."""
-    ab = _bcast(schedule.alpha_bar_at(_per_sample(t, x_t.shape[0])), x_t)
+    ab = bcast(schedule.alpha_bar_at(per_sample(t, x_t.shape[0])), x_t)
     return (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
 
 
@@ -98,16 +101,16 @@ def q_posterior(
     Returns (mean, var) with var of shape (N, 1, 1, 1).
     """
     n = x_t.shape[0]
-    ab_t = schedule.alpha_bar_at(_per_sample(t, n))
-    ab_s = schedule.alpha_bar_at(_per_sample(s, n))
+    ab_t = schedule.alpha_bar_at(per_sample(t, n))
+    ab_s = schedule.alpha_bar_at(per_sample(s, n))
     if bool((ab_s <= ab_t).any()):
         raise ValueError("q_posterior needs s < t")
     beta_ts = 1 - ab_t / ab_s
     coef1 = ab_s.sqrt() * beta_ts / (1 - ab_t)
     coef2 = (ab_t / ab_s).sqrt() * (1 - ab_s) / (1 - ab_t)
     var = (1 - ab_s) / (1 - ab_t) * beta_ts
-    mean = _bcast(coef1, x_t) * x0 + _bcast(coef2, x_t) * x_t
-    return mean, _bcast(var, x_t)
+    mean = bcast(coef1, x_t) * x0 + bcast(coef2, x_t) * x_t
+    return mean, bcast(var, x_t)
 
 
 def loss(
@@ -139,7 +142,7 @@ def loss(
     per_pixel = err**2 if norm == "l2" else err.abs()
     if weight is None:
         return torch.mean(per_pixel)
-    return torch.mean(_bcast(weight, per_pixel) * per_pixel)
+    return torch.mean(bcast(weight, per_pixel) * per_pixel)
 
 
 def min_snr_weight(t: Tensor, schedule: NoiseSchedule, gamma: float) -> Tensor:
@@ -152,7 +155,7 @@ def min_snr_weight(t: Tensor, schedule: NoiseSchedule, gamma: float) -> Tensor:
     """
     if gamma <= 0:
         raise ValueError(f"gamma must be positive, got {gamma}")
-    ab = schedule.alpha_bar_at(_per_sample(t, t.shape[0]))
+    ab = schedule.alpha_bar_at(per_sample(t, t.shape[0]))
     snr = ab / (1 - ab)
     return torch.clamp(snr, max=gamma) / snr
 

@@ -20,12 +20,22 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
-from .diffusion import EpsModel, eps_from_x0, predict_x0, q_posterior
+from .diffusion import EpsModel, bcast, eps_from_x0, per_sample, predict_x0, q_posterior
 from .precision import with_precision
 from .schedules import NoiseSchedule
 
 StepFn = Callable[..., Tensor]
 Generators = torch.Generator | Sequence[torch.Generator] | None
+
+
+def model_device(eps_model: object) -> torch.device:
+    """The device a network's parameters live on; the CPU for a plain callable or a network
+    without parameters."""
+    if isinstance(eps_model, torch.nn.Module):
+        p = next(iter(eps_model.parameters()), None)
+        if p is not None:
+            return p.device
+    return torch.device("cpu")
 
 
 def noise_like(x: Tensor, generator: Generators) -> Tensor:
@@ -39,15 +49,6 @@ def noise_like(x: Tensor, generator: Generators) -> Tensor:
     if len(generator) != x.shape[0]:
         raise ValueError(f"got {len(generator)} generators for {x.shape[0]} images")
     return torch.stack([torch.randn(x.shape[1:], generator=g, dtype=x.dtype) for g in generator]).to(x.device)
-
-
-def _per_sample(t: Tensor | float, x: Tensor) -> Tensor:
-    t = torch.as_tensor(t, dtype=torch.float64)
-    return t.expand(x.shape[0]) if t.ndim == 0 else t
-
-
-def _bcast(v: Tensor, x: Tensor) -> Tensor:
-    return v.to(x.dtype).to(x.device).reshape(-1, *([1] * (x.ndim - 1)))
 
 
 def guided_eps(
@@ -80,8 +81,10 @@ def predict_start(
 ) -> tuple[Tensor, Tensor]:
     """(x0_hat, eps_hat) at x_t (Eq. 15); with ``clip_x0`` x0_hat is clipped to [-1, 1] and eps
     recomputed from it, so both stay consistent with x_t."""
-    tt = _per_sample(t, x_t)
-    eps = guided_eps(eps_model, x_t, tt.to(x_t.dtype).to(x_t.device), label=label, guidance=guidance)
+    tt = per_sample(t, x_t.shape[0])
+    eps = guided_eps(
+        eps_model, x_t, tt.to(device=x_t.device, dtype=x_t.dtype), label=label, guidance=guidance
+    )
     x0 = predict_x0(x_t, tt, eps, schedule)
     if clip_x0:
         x0 = x0.clamp(-1, 1)
@@ -109,10 +112,10 @@ def ancestral_step(
     and the step returns x0_hat.
     """
     x0, _ = predict_start(eps_model, x_t, t, schedule, label=label, guidance=guidance, clip_x0=clip_x0)
-    mean, var = q_posterior(x0, x_t, _per_sample(t, x_t), _per_sample(s, x_t), schedule)
+    mean, var = q_posterior(x0, x_t, per_sample(t, x_t.shape[0]), per_sample(s, x_t.shape[0]), schedule)
     if not add_noise:
         return mean
-    return mean + var.sqrt().to(x_t.device) * noise_like(x_t, generator)
+    return mean + var.sqrt() * noise_like(x_t, generator)
 
 
 def ddim_step(
@@ -135,12 +138,12 @@ def ddim_step(
     if not 0.0 <= eta <= 1.0:
         raise ValueError(f"eta must lie in [0, 1], got {eta}")
     x0, eps = predict_start(eps_model, x_t, t, schedule, label=label, guidance=guidance, clip_x0=clip_x0)
-    ab_t = schedule.alpha_bar_at(_per_sample(t, x_t))
-    ab_s = schedule.alpha_bar_at(_per_sample(s, x_t))
+    ab_t = schedule.alpha_bar_at(per_sample(t, x_t.shape[0]))
+    ab_s = schedule.alpha_bar_at(per_sample(s, x_t.shape[0]))
     sigma = eta * ((1 - ab_s) / (1 - ab_t) * (1 - ab_t / ab_s)).clamp(min=0).sqrt()
-    x_s = _bcast(ab_s.sqrt(), x_t) * x0 + _bcast((1 - ab_s - sigma**2).clamp(min=0).sqrt(), x_t) * eps
+    x_s = bcast(ab_s.sqrt(), x_t) * x0 + bcast((1 - ab_s - sigma**2).clamp(min=0).sqrt(), x_t) * eps
     if eta > 0:
-        x_s = x_s + _bcast(sigma, x_t) * noise_like(x_t, generator)
+        x_s = x_s + bcast(sigma, x_t) * noise_like(x_t, generator)
     return x_s
 
 
@@ -267,15 +270,20 @@ def sample(
     progress: bool = False,
     shape: tuple[int, int, int] = (1, 28, 28),
     precision: str = "auto",
+    device: torch.device | str | None = None,
 ) -> Tensor:
     """Generate ``n`` images from x_T ~ N(0, I) (model units, shape ``(n, *shape)``).
 
     ``method="ancestral"`` runs all T unit steps (or ``steps`` strided ones);
     ``method="ddim"`` runs ``steps`` DDIM steps with ``eta``. ``precision``: see
-    :mod:`tinyddpm.precision` (only the network's forward pass is affected).
+    :mod:`tinyddpm.precision` (only the network's forward pass is affected). The chain runs on
+    ``device``, by default the model's (its parameters'; the CPU for a plain callable); the
+    noise is drawn on the CPU from ``generator`` and moved there, so a seed gives the same x_T
+    on every device. For a high-level call in pixel units see :func:`tinyddpm.generate`.
     """
-    eps_model = with_precision(eps_model, precision)  # type: ignore[assignment]
-    x_T = noise_like(torch.empty((n, *shape)), generator)
+    dev = torch.device(device) if device is not None else model_device(eps_model)
+    eps_model = with_precision(eps_model, precision, dev)  # type: ignore[assignment]
+    x_T = noise_like(torch.empty((n, *shape), device=dev), generator)  # (n, C, H, W) on dev
     if method == "ancestral":
         ts = ancestral_timesteps(float(schedule.T), steps=steps)
         kwargs = {}

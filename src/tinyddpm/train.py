@@ -262,19 +262,28 @@ class RunFolder:
             self._lock = None
 
     def restore(self, model: nn.Module, ema: nn.Module, opt: torch.optim.Optimizer) -> tuple[int, float]:
-        """Load the last state into the modules; returns (step, elapsed seconds); (0, 0) if none."""
+        """Load the last state into the modules; returns (step, elapsed seconds); (0, 0) if none.
+
+        The saved run's config must equal this run's except for ``steps``: a resumed run may be
+        given more or fewer steps. The learning rate's cosine decay is then aimed at the new total
+        from the step reached on (:func:`learning_rate`); a total at or below that step trains no
+        further and only writes the EMA weights.
+        """
         if not self.state.exists():
             return 0, 0.0
         tensors, header = load_tensors(self.state)
         if header.get("kind") != "train_state":
             raise CheckpointError(self.state, "not a training state file")
         try:
-            same = TrainConfig.from_dict(header.get("train_config") or {}) == self.cfg
+            saved = TrainConfig.from_dict(header.get("train_config") or {})
+            same = replace(saved, steps=self.cfg.steps) == self.cfg
         except (TypeError, ValueError):
             same = False
         if not same:
             raise CheckpointError(
-                self.state, "was written by a run with a different TrainConfig; use another --out folder"
+                self.state,
+                "was written by a run with a different TrainConfig (only steps may change on resume); "
+                "use another --out folder",
             )
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
@@ -401,12 +410,14 @@ def _parallel(model: nn.Module, dev: torch.device, world: int) -> nn.Module:
 
 
 def _run_info(cfg: TrainConfig, step: int, wall_s: float, model: nn.Module, world: int) -> dict[str, Any]:
-    """What ``ema.safetensors`` records about the run that made it. A fine-tune (``cfg.init``)
-    also records the run it continued (``init_run``: its own record, sha256 of its file) and the
-    wall time of both together (``total_wall_time_s``)."""
+    """What ``ema.safetensors`` records about the run that made it: ``complete`` is False for a
+    run stopped before ``cfg.steps`` (time limit or signal), whose weights are those of ``steps``.
+    A fine-tune (``cfg.init``) also records the run it continued (``init_run``: its own record,
+    sha256 of its file) and the wall time of both together (``total_wall_time_s``)."""
     info: dict[str, Any] = {
         "train_config": cfg.to_dict(),
         "steps": step,
+        "complete": step >= cfg.steps,
         "wall_time_s": round(wall_s, 1),
         "images_seen": step * cfg.batch_size,
         "parameters": num_parameters(model),
@@ -421,6 +432,13 @@ def _run_info(cfg: TrainConfig, step: int, wall_s: float, model: nn.Module, worl
             before.get("total_wall_time_s", before.get("wall_time_s", 0.0)) + wall_s, 1
         )
     return info
+
+
+def _halt(stop: _StopFlag, t_start: float, max_minutes: float | None, world: int, dev: torch.device) -> bool:
+    """Whether to stop after this step: a signal arrived, or ``max_minutes`` of wall time passed in
+    this sitting (on any worker: the decision is all-reduced, so every worker stops together)."""
+    out_of_time = max_minutes is not None and time.time() - t_start > 60 * max_minutes
+    return _all_reduce_mean(float(bool(stop.signal) or out_of_time), world, dev) > 0
 
 
 def _checked(data: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
@@ -447,10 +465,12 @@ def train(
     """Train (or resume) a diffusion model into ``out_dir``; return the path of the EMA weights.
 
     ``out_dir`` receives ``state.safetensors`` (resumable state, every ``checkpoint_every``
-    steps, written atomically), ``log.csv`` and finally ``ema.safetensors`` (the EMA model
-    with its schedule, loadable by :func:`tinyddpm.checkpoint.load_model`). Rerunning the same
-    command resumes from the last state. SIGINT and SIGTERM save the state and return early;
-    so does ``max_minutes`` of wall time in this sitting. ``data`` = (uint8 images (N, 28, 28),
+    steps, written atomically), ``log.csv`` and, whenever the run returns, ``ema.safetensors``
+    (the EMA model with its schedule, loadable by :func:`tinyddpm.checkpoint.load_model` and by
+    ``--model``). Rerunning the same command resumes from the last state, with the same or
+    another number of steps. SIGINT and SIGTERM save the state and return early, and so does
+    ``max_minutes`` of wall time in this sitting: the EMA weights of the last step are written
+    then too, with ``info["complete"] = False``. ``data`` = (uint8 images (N, 28, 28),
     labels (N,)) trains on those digits instead of the MNIST training set under ``data_root``
     (the book's live demo uses the bundled sample). A second run on the same folder while
     this one lives raises :class:`RunBusyError`.
@@ -478,19 +498,23 @@ def train(
         run.truncate_log(step)
     t_start, pending = time.time(), []
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress or rank != 0, desc="train", mininterval=2)
+    halt = False
     try:
         with _StopFlag() as stop:
-            while step < cfg.steps:
+            while step < cfg.steps and not halt:
+                # the batch of this step: a function of (seed, step); this worker's slice of it
                 b = training_batch(cfg, step, images, labels, batcher, schedule)
                 b = Batch(*(None if v is None else v[mine].to(dev) for v in b))
+                # forward backward update (and the EMA)
                 loss = _all_reduce_mean(float(train_step(net, ema, opt, b, schedule, cfg, step)), world, dev)
                 step += 1
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                # timing and logging
                 now = elapsed + time.time() - t_start
                 pending.append([step, f"{loss:.6f}", f"{learning_rate(cfg, step - 1):.6g}", f"{now:.1f}"])
-                out_of_time = max_minutes is not None and time.time() - t_start > 60 * max_minutes
-                halt = _all_reduce_mean(float(bool(stop.signal) or out_of_time), world, dev) > 0
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+                # termination conditions, then the checkpoint (always on the way out)
+                halt = _halt(stop, t_start, max_minutes, world, dev)
                 if step % cfg.checkpoint_every == 0 or step == cfg.steps or halt:
                     if rank == 0:
                         run.append_log(pending)
@@ -498,12 +522,10 @@ def train(
                     pending = []
                     if world > 1:
                         dist.barrier()
-                if halt:
-                    break
     finally:
         bar.close()
         run.release()
-    if step >= cfg.steps and rank == 0:
+    if rank == 0 and step > 0:  # the EMA weights of the last step, finished or not
         info = _run_info(cfg, step, elapsed + time.time() - t_start, model, world)
         save_model(run.ema, ema.cpu(), schedule=schedule if cfg.objective == "eps" else None, info=info)
     if joined:
