@@ -205,10 +205,16 @@ def test_bad_arguments_are_refused(gauss):
     for sigma in (0.0, -0.1, float("nan"), float("inf"), [0.1], [0.1, 0.2, 0.3], "loud"):
         with pytest.raises(ValueError):
             denoise(x, sigma, **kw)
-    with pytest.raises(ValueError, match="largest noise level"):
+    with pytest.raises(ValueError, match="largest noise level"):  # linear T = 300 reaches 2.23
         denoise(
-            x, 10.0, model=GaussianEps(NoiseSchedule.linear(300), 0, 1), schedule=NoiseSchedule.linear(300)
+            x, 2.5, model=GaussianEps(NoiseSchedule.linear(300), 0, 1), schedule=NoiseSchedule.linear(300)
         )
+    with pytest.raises(ValueError, match=r"0\.\.255 units that is 76/255"):  # a sigma in 8-bit units
+        denoise(x, 76, **kw)
+    with pytest.raises(ValueError, match="one network call"):  # an option the method would ignore
+        denoise(x, 0.1, steps=10, **kw)
+    with pytest.raises(ValueError, match="average"):
+        denoise(x, 0.1, method="ddim", samples=4, **kw)
     with pytest.raises(ValueError, match="method"):
         denoise(x, 0.1, method="magic", **kw)
     with pytest.raises(ValueError):

@@ -153,15 +153,21 @@ def test_as_batch_decodes_pil_modes_as_load_image_does(tmp_path, mode):
         assert float(batch[0, 0, :, :14].abs().max()) == 0.0  # transparent pixels are black, not white
 
 
-def test_pretrained_models_are_loaded_once_and_frozen():
+def test_pretrained_models_are_read_once_and_built_fresh_per_call():
+    from tinyddpm.checkpoint import _load_verified
     from tinyddpm.denoise import default_model
 
     model, schedule = pretrained("ddpm")
-    again, schedule2 = pretrained("ddpm")
-    assert again is model and schedule2 is schedule
-    assert default_model()[0] is model
-    assert not model.training and not any(p.requires_grad for p in model.parameters())
-    assert pretrained("sigma_net")[0] is pretrained("sigma_net")[0] is not model
+    hits = _load_verified.cache_info().hits
+    again, _ = pretrained("ddpm")
+    assert _load_verified.cache_info().hits == hits + 1  # read and hashed once
+    assert again is not model and not model.training and not any(p.requires_grad for p in model.parameters())
+    with torch.no_grad():
+        again.conv_out.bias += 1  # changing one caller's model changes no one else's
+    assert not torch.equal(again.conv_out.bias, pretrained("ddpm")[0].conv_out.bias)
+    assert torch.equal(model.conv_out.bias, pretrained("ddpm")[0].conv_out.bias)
+    assert default_model()[0] is default_model()[0] is pretrained("ddpm", shared=True)[0]  # the library's
+    assert pretrained("sigma_net")[0] is not pretrained("sigma_net")[0]
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ LAYERS: list[set[str]] = [
     },  # formulas, data, networks
     {"diffusion", "analytic", "checkpoint", "io", "viz"},  # the process, weights on disk, files
     {"samplers", "noise_level", "preprocess"},  # reverse chain, sigma estimators, photos to MNIST form
-    {"denoise", "generate", "baselines", "supervised", "evaluate"},  # the public jobs, rivals, measurement
+    {"denoise", "generate", "interop", "baselines", "supervised", "evaluate"},  # jobs, rivals, measurement
     {"export"},  # the denoiser as an ONNX file for the book's page
     {"train"},  # training (imports torch.distributed)
     {"cli", "__init__", "__main__"},  # entry points
@@ -106,3 +106,5 @@ def test_importing_the_denoiser_does_not_import_the_trainer():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = r.stdout
     assert "tinyddpm.train" not in loaded and "tinyddpm.cli" not in loaded, loaded
+    harness = ("seed", "train", "vae", "classifier", "optim", "evaluate")  # the lazy registry's
+    assert not [m for m in harness if f"'tinyddpm.{m}'" in loaded], loaded

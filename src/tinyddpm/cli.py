@@ -25,13 +25,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from .io import ImageError, save_image
+from .io import MAX_PIXELS, ImageError, save_image
 
 if TYPE_CHECKING:
     from .denoise import DenoisedImage
     from .train import TrainConfig
 
 MAX_CLI_SIGMA = 1.5
+MAX_GRID_IMAGES = 10_000  # sample -n: digits in one grid
+MAX_SCALE = 16  # sample --scale: pixels per digit pixel
 
 
 class CLIError(Exception):
@@ -52,6 +54,9 @@ def _sigma_arg(text: str) -> float | str:
             f"sigma must lie in (0, {MAX_CLI_SIGMA}] (pixel units, images in [0, 1]), got {text}"
         )
     return value
+
+
+SAMPLES_DEFAULT = 8  # --samples: what denoise(method="average") averages by default
 
 
 def _positive_int(text: str) -> int:
@@ -88,6 +93,8 @@ def _load_model(path: str | None):  # noqa: ANN202
 
 
 def _check_output(path: Path, overwrite: bool) -> None:
+    if path.is_symlink() and not path.exists() and not overwrite:  # a dangling link is an entry too
+        raise CLIError(f"{path}: already exists (a dangling link; pass --overwrite to replace it)")
     if path.exists() and not overwrite:
         raise CLIError(f"{path}: already exists (pass --overwrite to replace it)")
     if path.exists() and path.is_dir():
@@ -99,7 +106,12 @@ def _check_output(path: Path, overwrite: bool) -> None:
 
 
 def _note(msg: str) -> None:
-    print(f"note: {msg}", file=sys.stderr)
+    print(f"note: {_printable(msg)}", file=sys.stderr)
+
+
+def _printable(text: object) -> str:
+    """``text`` with control characters (newlines, terminal escapes in file names) escaped."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in str(text))
 
 
 # ---- commands ---------------------------------------------------------------------------
@@ -107,7 +119,7 @@ class FileErrors(CLIError):
     """The errors of some files of one call, one line each; the call's other files were processed."""
 
     def __init__(self, messages: Sequence[str]) -> None:
-        super().__init__("\ntinyddpm: error: ".join(messages))  # main() prefixes the first line
+        super().__init__("\ntinyddpm: error: ".join(_printable(m) for m in messages))  # main() prefixes
 
 
 def _denoise_outputs(a: argparse.Namespace) -> tuple[list[Path], list[Path], Path]:
@@ -143,10 +155,13 @@ def _result_line(p: Path, o: Path, r: DenoisedImage, auto: bool) -> str:
 
 
 def cmd_denoise(a: argparse.Namespace) -> None:
-    """Each file: read, normalise (MNIST form), then all denoised in one batch and written back in
-    the file's own frame (``--mnist``: the 28x28 digit). A file that fails gets its own error line
-    and nothing written; the others are still processed; the exit status is then 2."""
-    from .denoise import denoise_normalized
+    """Each file: read, normalise (MNIST form) and checked on its own, then all denoised in one
+    batch and written back in the file's own frame (``--mnist``: the 28x28 digit). A file that
+    fails gets its own error line and nothing written; the others are still processed; the exit
+    status is then 2. Outputs never replace an existing entry without ``--overwrite``, even one
+    that appears while denoising (another run into the same folder)."""
+    from .denoise import check_pixels, denoise_normalized, digit_sigmas
+    from .files import remove_temporaries
     from .io import read_pixels
     from .preprocess import normalize
 
@@ -157,12 +172,19 @@ def cmd_denoise(a: argparse.Namespace) -> None:
             if outdir.exists():
                 _check_output(o, a.overwrite)
             pixels, notes = read_pixels(p)
-            todo.append((p, o, notes, *normalize(pixels, source=str(p))))
-        except (CLIError, ImageError) as e:
+            digit, record = normalize(pixels, source=str(p))
+            one = torch.from_numpy(digit)[None, None]  # (1, 1, 28, 28)
+            if not bool(torch.isfinite(one).all()):
+                raise ImageError(f"{p}: normalising it gave NaN or infinite values")
+            check_pixels(one, digit_sigmas(one, [record], a.sigma), names=[str(p)])
+            todo.append((p, o, notes, digit, record))
+        except (CLIError, ImageError, ValueError) as e:
             errors.append(str(e))
     if todo:
         model, schedule = _load_model(a.model)
         kw = {"method": a.method, "steps": a.steps, "samples": a.samples, "label": a.label, "eta": a.eta}
+        if a.method != "average":  # the API refuses options the method would ignore
+            kw["samples"] = None if a.samples == SAMPLES_DEFAULT else a.samples
         kw.update(guidance=a.guidance, seed=a.seed, precision=a.precision, model=model, schedule=schedule)
         results = denoise_normalized([t[3] for t in todo], [t[4] for t in todo], a.sigma, **kw)
         try:
@@ -173,11 +195,12 @@ def cmd_denoise(a: argparse.Namespace) -> None:
             for note in notes:
                 _note(f"{p}: {note}")
             try:
-                save_image(torch.from_numpy(r.digit if a.mnist else r.image), o)
-            except ImageError as e:
+                remove_temporaries(o)  # left by a run that was killed while writing this output
+                save_image(torch.from_numpy(r.digit if a.mnist else r.image), o, overwrite=a.overwrite)
+            except (ImageError, OSError) as e:
                 errors.append(str(e))
                 continue
-            print(_result_line(p, o, r, a.sigma == "auto"))
+            print(_printable(_result_line(p, o, r, a.sigma == "auto")))
     if errors:
         raise FileErrors(errors)
 
@@ -190,6 +213,8 @@ def cmd_add_noise(a: argparse.Namespace) -> None:
     if a.sigma == "auto":
         raise CLIError("add-noise needs a numeric --sigma")
     out = Path(a.output)
+    if out.exists() and out.resolve() == Path(a.input).resolve():
+        raise CLIError(f"{out}: is the input; write the noisy image to another file")
     pixels, notes = read_pixels(a.input)
     _check_output(out, a.overwrite)
     img = torch.from_numpy(pixels.astype(np.float32))
@@ -201,34 +226,40 @@ def cmd_add_noise(a: argparse.Namespace) -> None:
             "8-bit image files clip pixels to [0, 1] and round them; "
             "write .npy to keep the exact noisy values"
         )
-    save_image(noisy, out)
-    print(f"{a.input} -> {out} (sigma {a.sigma}, seed {a.seed})")
+    save_image(noisy, out, overwrite=a.overwrite)
+    print(_printable(f"{a.input} -> {out} (sigma {a.sigma}, seed {a.seed})"))
 
 
 def cmd_sample(a: argparse.Namespace) -> None:
-    from .data import to_pixels
-    from .samplers import sample
+    """``-n`` digits generated in chunks (memory set by the chunk, not by n) into one PNG grid."""
+    from .generate import generate
     from .viz import grid
 
+    if a.n > MAX_GRID_IMAGES:
+        raise CLIError(f"-n {a.n}: at most {MAX_GRID_IMAGES:,} digits in one grid")
+    if a.scale > MAX_SCALE or a.n * (28 * a.scale) ** 2 > MAX_PIXELS:
+        raise CLIError(
+            f"--scale {a.scale} with -n {a.n} makes a grid of more than {MAX_PIXELS:,} pixels "
+            f"(or a scale above {MAX_SCALE})"
+        )
     out = Path(a.output)
     _check_output(out, a.overwrite)
     model, schedule = _load_model(a.model)
-    label = None if a.label is None else torch.full((a.n,), a.label, dtype=torch.long)
-    x = sample(
-        model,
-        schedule,
+    x = generate(
         a.n,
+        label=a.label,
+        guidance=a.guidance,
         method=a.method,
         steps=a.steps,
         eta=a.eta,
-        label=label,
-        guidance=a.guidance,
-        generator=torch.Generator().manual_seed(a.seed),
+        seed=a.seed,
+        model=model,
+        schedule=schedule,
         progress=not a.quiet,
         precision=a.precision,
     )
-    save_image(grid(to_pixels(x).clamp(0, 1), nrow=int(math.ceil(math.sqrt(a.n))), scale=a.scale), out)
-    print(f"{a.n} samples -> {out}")
+    save_image(grid(x, nrow=int(math.ceil(math.sqrt(a.n))), scale=a.scale), out, overwrite=a.overwrite)
+    print(_printable(f"{a.n} samples -> {out}"))
 
 
 def cmd_demo(a: argparse.Namespace) -> None:
@@ -402,7 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="noise std of the input pictures in pixel units ([0, 1] scale), or 'auto'",
     )
-    d.add_argument("--samples", type=_positive_int, default=8, help="samples for --method average")
+    d.add_argument(
+        "--samples", type=_positive_int, default=SAMPLES_DEFAULT, help="samples for --method average"
+    )
     d.add_argument("--npy", action="store_true", help="write unclipped .npy arrays instead of PNGs")
     d.add_argument(
         "--mnist",
@@ -476,19 +509,27 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "guidance", 1.0) is not None and not math.isfinite(getattr(args, "guidance", 1.0)):
-        parser.error("guidance must be finite")
-    if not 0.0 <= getattr(args, "eta", 0.0) <= 1.0:
-        parser.error("eta must lie in [0, 1]")
+    if args.command in ("denoise", "sample"):  # the API's validator: the same bounds and messages
+        from .denoise import check_options
+
+        try:
+            check_options(
+                steps=args.steps, samples=getattr(args, "samples", 1), guidance=args.guidance, eta=args.eta
+            )
+        except (TypeError, ValueError) as e:
+            parser.error(str(e))
     from .checkpoint import CheckpointError
 
     try:
         args.func(args)
-    except (CLIError, ImageError, CheckpointError) as e:
+    except FileErrors as e:  # each message escaped already, one per line
         print(f"tinyddpm: error: {e}", file=sys.stderr)
         return 2
+    except (CLIError, ImageError, CheckpointError) as e:
+        print(f"tinyddpm: error: {_printable(e)}", file=sys.stderr)
+        return 2
     except (ValueError, OSError, RuntimeError, KeyError) as e:
-        print(f"tinyddpm: error: {e}", file=sys.stderr)
+        print(f"tinyddpm: error: {_printable(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tinyddpm: interrupted", file=sys.stderr)

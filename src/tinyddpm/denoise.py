@@ -24,6 +24,7 @@ torch.Size([4, 1, 28, 28])
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from .samplers import (
     ancestral_timesteps,
     ddim_step,
     ddim_timesteps,
+    model_device,
     predict_start,
     sample_loop,
     stack_timesteps,
@@ -55,7 +57,74 @@ from .seeding import derived_seed
 METHODS = ("posterior_mean", "ddim", "ancestral", "average")
 
 
+MAX_PIXEL_SIGMA = 3.0  # pixel units: the student's training range reached 2.2; 0..255 units are refused
+MAX_STEPS = 10_000  # sampler steps (a shipped schedule has T = 1000 unit steps)
+MAX_SAMPLES = 1_000  # samples averaged by method="average"
+MAX_GUIDANCE = 100.0  # classifier-free guidance scale, 0 (unconditional) to this
+NOISE_REACH = 8.0  # a pixel lies within [0, 1] widened by PIXEL_SLACK plus this many sigmas
+PIXEL_SLACK = 1.5  # room for contrast-normalised photos and overshoot, pixel units
+
+
+def _count(value: Any, name: str, limit: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if not 1 <= int(value) <= limit:
+        raise ValueError(f"{name} must lie in 1..{limit:,}, got {value}")
+    return int(value)
+
+
+def check_options(
+    *,
+    steps: Any = None,
+    samples: Any = 1,
+    label: Any = None,
+    guidance: Any = 1.0,
+    eta: Any = 0.0,
+    num_classes: int | None = 10,
+) -> None:
+    """The one validator of the sampler options, for the API and the command line alike.
+
+    ``steps`` None or an integer in 1..MAX_STEPS; ``samples`` an integer in 1..MAX_SAMPLES;
+    ``label`` None or integer class labels in 0..num_classes - 1 (a number, a sequence or a
+    tensor; no bools, no fractions); ``guidance`` a number in [0, MAX_GUIDANCE] (as
+    :func:`tinyddpm.generate.generate`); ``eta`` in [0, 1]. Raises TypeError or ValueError saying
+    which option and why.
+    """
+    if steps is not None:
+        _count(steps, "steps", MAX_STEPS)
+    _count(samples, "samples", MAX_SAMPLES)
+    for name, value, lo, hi in (("guidance", guidance, 0.0, MAX_GUIDANCE), ("eta", eta, 0.0, 1.0)):
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise TypeError(f"{name} must be a number, got {value!r}")
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise ValueError(f"{name} must be finite and lie in [{lo:g}, {hi:g}], got {value}")
+    if label is not None:
+        _labels(label, None, num_classes)
+
+
+def check_pixels(batch: Tensor, sigma: Tensor, names: Sequence[str] | None = None) -> None:
+    """Refuse images whose pixels lie far outside [0, 1] plus their noise (not pixel units, e.g. 0..255).
+
+    ``batch`` (N, 1, 28, 28) pixels, ``sigma`` (N,) pixel units: every pixel must satisfy
+    ``|y - 0.5| <= 0.5 + PIXEL_SLACK + NOISE_REACH * sigma`` (a Gaussian pixel passes 8 sigmas with
+    probability 1e-15). Raises ValueError naming the image (``names[i]`` or ``image i``).
+    """
+    reach = (batch.flatten(1).double() - 0.5).abs().amax(1)  # (N,)
+    bad = torch.nonzero(reach > 0.5 + PIXEL_SLACK + NOISE_REACH * sigma.double()).flatten().tolist()
+    if bad:
+        i = bad[0]
+        name = names[i] if names is not None else f"image {i}"
+        raise ValueError(
+            f"{name}: pixel values reach {float(batch[i].abs().max()):.4g}, far outside [0, 1] with noise "
+            f"of sigma {float(sigma[i]):.3g}; images are in [0, 1] pixel units (divide 8-bit values by 255)"
+        )
+
+
 def _sigmas(sigma: float | Sequence[float] | Tensor | np.ndarray, n: int) -> Tensor:
+    if isinstance(sigma, bool) or (
+        isinstance(sigma, Tensor | np.ndarray) and sigma.dtype in (torch.bool, bool)
+    ):
+        raise TypeError(f"sigma must be a number, got {sigma!r}")
     s = torch.as_tensor(
         np.asarray(sigma, dtype=np.float64) if not isinstance(sigma, Tensor) else sigma.detach().cpu(),
         dtype=torch.float64,
@@ -70,10 +139,28 @@ def _sigmas(sigma: float | Sequence[float] | Tensor | np.ndarray, n: int) -> Ten
     return s
 
 
-def _labels(label: int | Sequence[int] | Tensor | None, n: int) -> Tensor | None:
+def _labels(
+    label: int | Sequence[int] | Tensor | None, n: int | None, num_classes: int | None = 10
+) -> Tensor | None:
+    """Labels as a long tensor (n,): integers in 0..num_classes - 1 (no bools, fractions or negatives)."""
     if label is None:
         return None
-    y = torch.as_tensor(label).long().reshape(-1)
+    if isinstance(label, bool):
+        raise TypeError(f"label must be an integer class, got {label!r}")
+    try:
+        t = torch.as_tensor(label.detach().cpu() if isinstance(label, Tensor) else np.asarray(label))
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"label must be integers, got {label!r}") from None
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"label must be integers, got dtype {t.dtype}")
+    if t.is_floating_point() and not bool((t == t.round()).all()):
+        raise TypeError(f"label must be integers, got {label!r}")
+    y = t.reshape(-1).long()
+    top = 10 if num_classes is None else num_classes
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) >= top):
+        raise ValueError(f"label must lie in 0..{top - 1}, got {label!r}")
+    if n is None:
+        return y
     if y.numel() == 1:
         y = y.expand(n)
     if y.numel() != n:
@@ -83,7 +170,7 @@ def _labels(label: int | Sequence[int] | Tensor | None, n: int) -> Tensor | None
 
 def default_model() -> tuple[EpsModel, NoiseSchedule]:
     """The shipped diffusion model and its schedule (loaded once per process, then shared)."""
-    model, schedule = pretrained("ddpm")
+    model, schedule = pretrained("ddpm", shared=True)
     assert schedule is not None
     return model, schedule
 
@@ -102,7 +189,7 @@ def denoise(
     schedule: NoiseSchedule | None = None,
     steps: int | None = None,
     eta: float = 0.0,
-    samples: int = 8,
+    samples: int | None = None,
     label: int | Sequence[int] | Tensor | None = None,
     guidance: float = 1.0,
     seed: int | None = None,
@@ -110,19 +197,39 @@ def denoise(
     clip: bool = True,
     batch_size: int = 256,
     precision: str = "auto",
+    device: torch.device | str | None = None,
     progress: bool = False,
 ) -> Any:
     """Remove Gaussian noise of standard deviation ``sigma`` from MNIST-style digits.
+
+    Which method, and what it costs (network calls per image, for the shipped model; PSNR and
+    sharpness as chapter 5 and ``benchmarks/results/BENCHMARKS.md`` measure them):
+
+    ================  =============================================  ==========================
+    method            what it gives                                  network calls
+    ================  =============================================  ==========================
+    posterior_mean    E[x0 | y]: the best PSNR, a smooth digit       1
+    ddim              one sharp, plausible digit (deterministic,     ``steps`` (default 10)
+                      eta = 0); PSNR a little below the mean
+    ancestral         a posterior sample: the sharpest digit, the    the unit steps from t*
+                      lowest PSNR (about 3 dB under the mean)        (or ``steps`` strided)
+    average           the mean of ``samples`` ancestral samples:     ``samples`` x ``steps``
+                      approaches E[x0 | y] at K times the cost
+    ================  =============================================  ==========================
+
+    With a ``label`` and ``guidance`` other than 1 every call is doubled.
 
     Args:
         images: noisy digits in [0, 1] pixel units (values outside are fine: Gaussian noise is
             not clipped): a tensor or array (N, 1, 28, 28), (1, 28, 28) or (28, 28), or a PIL image.
         sigma: noise standard deviation in pixel units ([0, 1] scale; model units are twice
-            that), one float, one per image, or ``"auto"`` to estimate it from each image.
+            that), one float, one per image, or ``"auto"`` to estimate it from each image. At
+            most ``MAX_PIXEL_SIGMA`` (a sigma in 0..255 units is refused with a hint).
         method: ``"posterior_mean"`` (one network evaluation: Tweedie's E[x0 | y]), ``"ddim"``
             (``steps`` DDIM steps from t*, default 10, stochasticity ``eta``), ``"ancestral"``
             (unit DDPM steps from t*, or ``steps`` strided ones), ``"average"`` (mean of
-            ``samples`` ancestral samples).
+            ``samples`` ancestral samples, default 8). ``steps`` and ``samples`` are refused
+            where the method would ignore them.
         model, schedule: any ``eps_model(x_t, t, y=None)`` and its :class:`~tinyddpm.schedules.NoiseSchedule`;
             default: the shipped pretrained model.
         label, guidance: class label(s) (0-9) and classifier-free guidance scale
@@ -135,6 +242,9 @@ def denoise(
             float32 otherwise, and float32 for a batch with a sigma under 0.075), ``"bf16"`` or
             ``"fp32"``; see :mod:`tinyddpm.precision`. The schedule and Tweedie's step always run
             in float32 / float64.
+        device: where the network runs (e.g. ``"cuda"``): the shipped model is loaded there; a
+            given ``model`` must already be there. Default: the model's device (the CPU for the
+            shipped one). Results come back on the input's device.
 
     Returns:
         The denoised digits, same kind (tensor, array, PIL image) and shape as ``images``.
@@ -143,31 +253,57 @@ def denoise(
         raise ValueError(f"unknown method {method!r} (expected one of {', '.join(METHODS)})")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    if method == "average" and samples < 1:
-        raise ValueError("samples must be at least 1")
-    if steps is not None and steps < 1:
-        raise ValueError("steps must be at least 1")
+    if steps is not None and method == "posterior_mean":
+        raise ValueError("steps= is for ddim, ancestral and average: posterior_mean is one network call")
+    if samples is not None and method != "average":
+        raise ValueError(f"samples= is for method='average', not {method!r}")
+    samples = 8 if samples is None else samples
+    num_classes = getattr(getattr(model, "config", None), "num_classes", 10)
+    check_options(
+        steps=steps,
+        samples=samples,
+        label=label,
+        guidance=guidance,
+        eta=eta,
+        num_classes=num_classes if isinstance(num_classes, int) else 10,
+    )
     batch, restore = as_batch(images)
     n = batch.shape[0]
     if model is None:
         if schedule is not None:
             raise ValueError("schedule= was given without model=")
         model, schedule = default_model()
+        if device is not None and torch.device(device) != model_device(model):
+            model = pretrained("ddpm")[0].to(device)  # a private copy: the shared one stays put
     elif schedule is None:
         raise ValueError("pass schedule= together with model= (the schedule the model was trained with)")
+    elif (
+        device is not None
+        and isinstance(model, torch.nn.Module)
+        and model_device(model) != torch.device(device)
+    ):
+        raise ValueError(f"the model is on {model_device(model)}, not on {device}: move it first (model.to)")
     if isinstance(sigma, str):
         if sigma != "auto":
             raise ValueError(f"sigma must be a number, one per image, or 'auto', got {sigma!r}")
         sig = estimate_sigma(batch).to(torch.float64).clamp(min=1e-3)
     else:
         sig = _sigmas(sigma, n)
+    if bool((sig > MAX_PIXEL_SIGMA).any()):
+        big = float(sig.max())
+        hint = f": in 0..255 units that is {big:g}/255 = {big / 255:.4g}" if big <= 255 else ""
+        raise ValueError(
+            f"sigma {big:.4g} is above {MAX_PIXEL_SIGMA:g}; sigma is in [0, 1] pixel units, like the "
+            f"images{hint}"
+        )
     max_sigma = schedule.max_sigma / 2
     if bool((sig > max_sigma).any()):
         raise ValueError(
             f"sigma {float(sig.max()):.4g} is above the largest noise level of the schedule "
             f"({max_sigma:.4g} in pixel units)"
         )
-    y_lab = _labels(label, n)
+    check_pixels(batch, sig)
+    y_lab = _labels(label, n, num_classes if isinstance(num_classes, int) else 10)
     if seed is None:
         base = (
             int(torch.randint(0, 2**62, (1,), generator=generator))
@@ -177,9 +313,7 @@ def denoise(
     else:
         base = int(seed)
     out = torch.empty_like(batch)
-    device = (
-        next(iter(model.parameters())).device if isinstance(model, torch.nn.Module) else torch.device("cpu")
-    )
+    device = torch.device(device) if device is not None else model_device(model)
     net = with_precision(model, precision, device)  # only the network's forward pass changes precision
     exact = with_precision(model, "fp32" if precision == "auto" else precision, device)
     for lo in range(0, n, batch_size):
@@ -203,6 +337,9 @@ def denoise(
             clip=clip,
             progress=progress,
         ).cpu()
+    for lo in range(0, n, 4096):  # in chunks, as as_batch checks the input
+        if not bool(torch.isfinite(out[lo : lo + 4096]).all()):
+            raise ValueError("denoising gave NaN or infinite values (a broken model or schedule?)")
     if clip:
         out.clamp_(0, 1)  # in place: no second copy of a large output
     return restore(out)
@@ -255,13 +392,45 @@ def _denoise_chunk(
 # ---- pictures of one digit: photos, scans, files --------------------------------------------
 @dataclass(frozen=True)
 class DenoisedImage:
-    """What :func:`denoise_image` returns: the result in the picture's frame and in MNIST form."""
+    """What :func:`denoise_image` returns: the result in the picture's frame and in MNIST form.
 
-    image: np.ndarray  # (H, W) float32 in [0, 1]: the denoised digit in the picture's own frame
-    digit: np.ndarray  # (28, 28) float32 in [0, 1]: the denoised digit in MNIST form
-    noisy_digit: np.ndarray  # (28, 28) float32: the normalised input the denoiser saw
-    sigma: float  # the noise std it was denoised with, in the 28x28 digit's pixel units
-    normalization: Normalization  # every step from the picture to the 28x28 digit
+    Two noise levels, both in [0, 1] pixel units: ``sigma_picture`` is the picture's own (given,
+    or estimated on its background), ``sigma`` the one the 28x28 digit was denoised with
+    (``noise_gain`` times the picture's: shrinking a picture averages its noise away).
+
+    >>> import numpy as np, tinyddpm
+    >>> from tinyddpm.preprocess import synthetic_photo
+    >>> photo = synthetic_photo(tinyddpm.load_sample()[0][3, 0].numpy(), np.random.default_rng(1))
+    >>> tinyddpm.denoise_image(photo.noisy, sigma=0.1)  # doctest: +ELLIPSIS
+    DenoisedImage(image=...x..., digit=28x28, sigma=0.0..., sigma_picture=0.1)
+
+    Fields:
+        image: (H, W) float32 in [0, 1], the denoised digit in the picture's own frame and size.
+        digit: (28, 28) float32 in [0, 1], the denoised digit in MNIST form.
+        noisy_digit: (28, 28) float32, the normalised input the denoiser saw.
+        sigma: the noise std the 28x28 digit was denoised with.
+        normalization: every step from the picture to the 28x28 digit
+            (:class:`tinyddpm.preprocess.Normalization`).
+    """
+
+    image: np.ndarray
+    digit: np.ndarray
+    noisy_digit: np.ndarray
+    sigma: float
+    normalization: Normalization
+
+    @property
+    def sigma_picture(self) -> float:
+        """The picture's noise std that ``sigma`` stands for: ``sigma / noise_gain`` (equal to
+        ``sigma`` for a 28x28 input)."""
+        return self.sigma / self.normalization.noise_gain
+
+    def __repr__(self) -> str:
+        h, w = self.image.shape
+        return (
+            f"DenoisedImage(image={w}x{h}, digit=28x28, sigma={self.sigma:.4g}, "
+            f"sigma_picture={self.sigma_picture:.4g})"
+        )
 
 
 def denoise_image(

@@ -10,18 +10,21 @@ error never leaves a half-written file behind.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
 from .files import atomic_write
 
 SIZE = 28
+ORIENTATION = 0x0112  # the EXIF tag of a photo's orientation (1: upright)
+PIXEL_LIMIT = 16.0  # |pixel - 0.5| beyond this is no picture in [0, 1] with noise (sigma 2 reaches 8)
 MAX_PIXELS = 64_000_000  # default per-call limit (8000 x 8000): larger files are refused, not decoded
 
 
@@ -33,8 +36,10 @@ def pil_to_array(img: Image.Image) -> np.ndarray:
     """A PIL image of any mode -> float64 grayscale in [0, 1]: the one decoder of PIL modes.
 
     16-bit modes are divided by 65535, mode "I" by 65535 when it holds values above 255 (a
-    16-bit file) else by 255, mode "F" is taken as pixels already; transparency is composited
-    onto a black background (MNIST's); colour is converted to luminance.
+    16-bit file) else by 255, mode "F" is taken as pixels already (or as 8-bit grey levels when its
+    values fit 0..255 and exceed any noisy [0, 1] picture); transparency is composited
+    onto the background that keeps the ink visible: white under dark ink (a drawing app's usual
+    export), black (MNIST's) under light ink; colour is converted to luminance.
     """
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N"):
         return np.asarray(img, dtype=np.float64) / 65535.0
@@ -42,11 +47,20 @@ def pil_to_array(img: Image.Image) -> np.ndarray:
         arr = np.asarray(img, dtype=np.float64)
         return arr / (65535.0 if arr.max(initial=0) > 255 else 255.0)
     if img.mode == "F":
-        return np.asarray(img, dtype=np.float64)
+        arr = np.asarray(img, dtype=np.float64)
+        finite = arr[np.isfinite(arr)]
+        # float pixels as they are, unless they reach past any noisy [0, 1] picture while fitting
+        # 0..255: 8-bit grey levels stored as floats (what PIL's convert("F") gives)
+        if finite.size and 16.5 < float(finite.max()) <= 255.0 and float(finite.min()) >= 0.0:
+            return arr / 255.0
+        return arr
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))  # transparent -> black background
-        img = Image.alpha_composite(background, rgba)
+        grey = np.asarray(rgba.convert("L"), dtype=np.float64)
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64)
+        ink = float((grey * alpha).sum() / alpha.sum()) if alpha.sum() > 0 else 255.0  # opaque pixels' mean
+        paper = (255, 255, 255, 255) if ink < 128 else (0, 0, 0, 255)  # dark ink: on white, else black
+        img = Image.alpha_composite(Image.new("RGBA", rgba.size, paper), rgba)
     return np.asarray(img.convert("L"), dtype=np.float64) / 255.0
 
 
@@ -68,20 +82,30 @@ def read_pixels(path: str | os.PathLike, *, max_pixels: int = MAX_PIXELS) -> tup
     """Read one image at its own size as ``((H, W) float64 grey levels, notes)``.
 
     Pillow's formats through :func:`pil_to_array` ([0, 1]); ``.npy`` arrays as stored (float
-    pixels are kept as they are, unclipped; integer ones divided by 255). An image of more than
+    pixels are kept as they are, unclipped; integer ones divided by 255); a photo's EXIF orientation
+    is applied, so the picture is as its viewer shows it. An image of more than
     ``max_pixels`` pixels is refused before it is decoded (a per-call limit: Pillow's global
-    ``MAX_IMAGE_PIXELS`` is left alone). Errors raise :class:`ImageError` naming the file.
+    ``MAX_IMAGE_PIXELS`` is left alone); FIFOs and devices are refused unread. Errors raise
+    :class:`ImageError` naming the file.
     """
     p = Path(path)
     if not p.exists():
         raise ImageError(f"{p}: no such file")
     if p.is_dir():
         raise ImageError(f"{p}: is a directory, not an image")
+    if not stat.S_ISREG(p.stat().st_mode):  # a FIFO or device would block or never end
+        raise ImageError(f"{p}: not a regular file")
     arr, notes = _read_npy(p, max_pixels) if p.suffix.lower() == ".npy" else _read_pil(p, max_pixels)
     if arr.size == 0:
         raise ImageError(f"{p}: empty image")
     if not np.isfinite(arr).all():
         raise ImageError(f"{p}: image contains NaN or infinite pixels")
+    reach = float(np.abs(arr - 0.5).max())
+    if reach > PIXEL_LIMIT:
+        raise ImageError(
+            f"{p}: pixel values reach {0.5 + reach if arr.max() > 0.5 else 0.5 - reach:.4g}, far outside "
+            f"[0, 1] plus any noise (float .npy files hold pixels in [0, 1], not 0..255)"
+        )
     return arr, notes
 
 
@@ -116,6 +140,10 @@ def _read_pil(p: Path, max_pixels: int) -> tuple[np.ndarray, list[str]]:
             img.load()
             if getattr(img, "n_frames", 1) > 1:
                 notes.append("used the first frame")
+            orientation = img.getexif().get(ORIENTATION, 1)
+            if orientation != 1:  # a phone's photo: turned as its viewer shows it, and written so
+                img = ImageOps.exif_transpose(img)
+                notes.append(f"turned upright (EXIF orientation {orientation})")
             if img.mode not in ("L", "I;16", "I", "F"):
                 notes.append(f"converted {img.mode} to grayscale")
             return pil_to_array(img), notes
@@ -171,14 +199,16 @@ def as_batch(images: Any) -> tuple[Tensor, Any]:
 
     Accepts a tensor or NumPy array of shape (N, 1, 28, 28), (1, 28, 28) or (28, 28), or a PIL
     image (decoded by :func:`pil_to_array`, must be 28x28; :func:`load_image` reads and resizes
-    files). ``restore(batch)`` turns a result batch back into the input's kind and shape.
+    files). Float values are pixels in [0, 1]; integer ones are 8-bit grey levels and divided by
+    255 (as :func:`read_pixels` does with integer ``.npy`` files; the result is then float32).
+    ``restore(batch)`` turns a result batch back into the input's kind and shape.
     """
     if isinstance(images, Image.Image):
         arr = pil_to_array(images).astype(np.float32)
         if arr.shape != (SIZE, SIZE):
             raise ValueError(
-                f"PIL image must be 28x28, got {arr.shape[1]}x{arr.shape[0]} "
-                "(use tinyddpm.io.load_image to resize)"
+                f"PIL image must be 28x28, got {arr.shape[1]}x{arr.shape[0]}: for a photo or scan of "
+                "one digit at any size use tinyddpm.denoise_image(picture)"
             )
         out = torch.from_numpy(arr)[None, None]
         return out, lambda b: Image.fromarray(
@@ -191,7 +221,10 @@ def as_batch(images: Any) -> tuple[Tensor, Any]:
             or images.dtype == bool
         ):
             raise TypeError(f"unsupported array dtype {images.dtype}")
-        t, restore = as_batch(torch.from_numpy(np.asarray(images, dtype=np.float32)))
+        pixels = np.asarray(images, dtype=np.float32)
+        if np.issubdtype(images.dtype, np.integer):
+            pixels = pixels / 255.0  # 8-bit grey levels, as the command line reads integer .npy files
+        t, restore = as_batch(torch.from_numpy(pixels))
         dtype = images.dtype if np.issubdtype(images.dtype, np.floating) else np.float32
         return t, lambda b: restore(b).numpy().astype(dtype)
     if not isinstance(images, Tensor):
@@ -212,18 +245,29 @@ def as_batch(images: Any) -> tuple[Tensor, Any]:
     else:
         raise ValueError(f"images must have shape (N, 1, 28, 28), (1, 28, 28) or (28, 28), got {shape}")
     if batch.shape[1:] != (1, 28, 28):
-        raise ValueError(f"images must have shape (N, 1, 28, 28), (1, 28, 28) or (28, 28), got {shape}")
+        hint = (
+            ": for a photo or scan of one digit at any size use tinyddpm.denoise_image(picture)"
+            if images.ndim == 2
+            else ""
+        )
+        raise ValueError(f"images must have shape (N, 1, 28, 28), (1, 28, 28) or (28, 28), got {shape}{hint}")
     device, dtype = images.device, images.dtype if images.is_floating_point() else torch.float32
     batch = batch.detach().to("cpu", torch.float32)
+    if not images.is_floating_point():
+        batch = batch / 255.0  # integer tensors hold 8-bit grey levels, as integer .npy files do
     for lo in range(0, batch.shape[0], 4096):  # in chunks: a whole-input mask would cost O(N) memory
         if not bool(torch.isfinite(batch[lo : lo + 4096]).all()):
             raise ValueError("images contain NaN or infinite values")
     return batch, lambda b: b.reshape(shape).to(device=device, dtype=dtype)
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+def _atomic_write(path: Path, write: Callable[[str], None], overwrite: bool = True) -> None:
     try:
-        atomic_write(path, write)
+        atomic_write(path, write, overwrite=overwrite)
+    except FileExistsError:
+        raise ImageError(
+            f"{path}: already exists, not replaced (written meanwhile by another run?)"
+        ) from None
     except OSError as e:  # missing or read-only folder, disk full, target is a folder, ...
         if not os.access(os.path.abspath(path.parent), os.W_OK) or not path.parent.is_dir():
             raise ImageError(
@@ -232,30 +276,36 @@ def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
         raise ImageError(f"{path}: could not be written ({e.strerror or e})") from e
 
 
-def save_image(image: Tensor | Image.Image, path: str | os.PathLike) -> None:
+def save_image(image: Tensor | Image.Image, path: str | os.PathLike, *, overwrite: bool = True) -> None:
     """Write a (1, 1, H, W) / (1, H, W) / (H, W) pixel tensor or a PIL image atomically.
 
     ``.npy`` keeps float pixels unclipped; any other suffix goes through Pillow as 8-bit
     grayscale, clipped to [0, 1]. A folder that is missing or not writable raises
-    :class:`ImageError` naming the folder, and nothing is left behind in it.
+    :class:`ImageError` naming the folder, and nothing is left behind in it. An image holding
+    NaN or infinite values is refused. ``overwrite=False``: an existing entry of that name (a file,
+    a dangling link) is never replaced, even one created while this image was being written.
     """
     p = Path(path)
     if isinstance(image, Image.Image):
         _atomic_write(
-            p, lambda tmp: image.save(tmp, format=Image.registered_extensions().get(p.suffix.lower(), "PNG"))
+            p,
+            lambda tmp: image.save(tmp, format=Image.registered_extensions().get(p.suffix.lower(), "PNG")),
+            overwrite,
         )
         return
     arr = image.detach().cpu().float().numpy().reshape(image.shape[-2:])
+    if not np.isfinite(arr).all():
+        raise ImageError(f"{p}: not written: the image holds NaN or infinite values")
     if p.suffix.lower() == ".npy":
 
         def write(tmp: str) -> None:
             with open(tmp, "wb") as f:
                 np.save(f, arr)
 
-        _atomic_write(p, write)
+        _atomic_write(p, write, overwrite)
         return
     img = Image.fromarray(np.round(np.clip(arr, 0, 1) * 255).astype(np.uint8), mode="L")
     fmt = Image.registered_extensions().get(p.suffix.lower())
     if fmt is None:
         raise ImageError(f"{p}: unknown image format {p.suffix!r} (use .png, .jpg or .npy)")
-    _atomic_write(p, lambda tmp: img.save(tmp, format=fmt))
+    _atomic_write(p, lambda tmp: img.save(tmp, format=fmt), overwrite)

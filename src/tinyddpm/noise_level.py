@@ -30,13 +30,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import Tensor
 
 from .checkpoint import pretrained, registry
-from .sigma_net import SigmaNet
+from .io import as_batch
+
+if TYPE_CHECKING:  # the network class only: importing it would import its trainer
+    from .sigma_net import SigmaNet
 
 MAD_TO_SIGMA = 0.6744897501960817  # median of |N(0, 1)|
 _MASK = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
@@ -61,13 +67,23 @@ def estimate_sigma_learned(images: Tensor, model: SigmaNet | None = None, *, bat
     Small batches are also faster on CPU (the full-resolution activations stay in cache).
     """
     if model is None:
-        model = pretrained("sigma_net")[0]
+        model = pretrained("sigma_net", shared=True)[0]
     out = [model(images[i : i + batch_size].float()).exp() for i in range(0, len(images), batch_size)]
     return torch.cat(out) if out else torch.empty(0)
 
 
-def estimate_sigma(images: Tensor, *, method: str = "auto") -> Tensor:
-    """The estimator ``denoise(sigma="auto")`` uses: (N, 1, 28, 28) pixels -> (N,) sigmas.
+def estimate_sigma(images: Any, *, method: str = "auto") -> Any:
+    """The noise std of each digit, in pixel units: the estimator ``denoise(sigma="auto")`` uses.
+
+    ``images``: what :func:`tinyddpm.denoise` takes (:func:`tinyddpm.io.as_batch`: a tensor or
+    NumPy array (N, 1, 28, 28), (1, 28, 28) or (28, 28), or a PIL image). Returns one float for
+    one image, else (N,) sigmas as a tensor (tensor input) or a NumPy array (NumPy input).
+
+    >>> import tinyddpm
+    >>> x = tinyddpm.load_sample()[0][:4]
+    >>> y = tinyddpm.add_noise(x, 0.2, generator=tinyddpm.seeded(0))
+    >>> round(tinyddpm.estimate_sigma(y[0, 0].numpy()), 1), tinyddpm.estimate_sigma(y).shape
+    (0.2, torch.Size([4]))
 
     ``method="auto"`` fits the censored normal
     (:func:`~tinyddpm.noise_level.estimate_sigma_censored`) to the images that
@@ -76,16 +92,25 @@ def estimate_sigma(images: Tensor, *, method: str = "auto") -> Tensor:
     see MODELS.md), else the classical MAD estimator; ``"mad"``, ``"learned"`` and ``"censored"``
     pick one for all images.
     """
+    if method not in ("auto", "mad", "learned", "censored"):
+        raise ValueError(
+            f"unknown sigma estimator {method!r} (expected 'auto', 'mad', 'learned' or 'censored')"
+        )
+    batch, _ = as_batch(images)  # (N, 1, 28, 28) float32 pixels
+    sigma = _estimate(batch, method)  # (N,)
+    if isinstance(images, Image.Image) or (hasattr(images, "ndim") and images.ndim < 4):
+        return float(sigma[0])
+    return sigma.numpy() if isinstance(images, np.ndarray) else sigma
+
+
+def _estimate(images: Tensor, method: str) -> Tensor:
+    """``estimate_sigma`` on a checked (N, 1, 28, 28) batch: (N,) float32."""
     if method == "mad":
         return estimate_sigma_mad(images)
     if method == "learned":
         return estimate_sigma_learned(images)
     if method == "censored":
-        return estimate_sigma_censored(images)
-    if method != "auto":
-        raise ValueError(
-            f"unknown sigma estimator {method!r} (expected 'auto', 'mad', 'learned' or 'censored')"
-        )
+        return estimate_sigma_censored(images).float()
     clipped = detect_clipping(images).any
     out = torch.empty(len(images), dtype=torch.float32)
     if bool(clipped.any()):

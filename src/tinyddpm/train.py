@@ -52,6 +52,7 @@ from .checkpoint import (
 )
 from .config import Config
 from .data import load_mnist, to_model
+from .files import atomic_write, open_no_follow
 from .schedules import NoiseSchedule, ScheduleConfig
 from .seeding import generator, seeded_init
 from .unet import UNet, UNetConfig, num_parameters
@@ -75,9 +76,10 @@ class TrainConfig(Config):
     grad_clip: float = 1.0
     ema_decay: float = 0.999
     p_uncond: float = 0.1
-    t_sampling: str = "mixture"  # "uniform" or "mixture"
+    t_sampling: str = "mixture"  # "uniform", "mixture" or "lognormal"
     sigma_range: tuple[float, float] = (0.02, 1.0)  # pixel units, for "mixture"
     sigma_share: float = 0.5  # share of a "mixture" batch drawn log-uniform in sigma
+    lognormal: tuple[float, float] = (-1.2, 1.2)  # (P_mean, P_std) of ln sigma, model units, "lognormal"
     weighting: str = "none"  # "none": L_simple as it is; "min_snr": Min-SNR-gamma (Hang et al. 2023)
     snr_gamma: float = 5.0  # gamma of "min_snr"
     amp: bool = True  # bfloat16 autocast for the forward pass
@@ -101,8 +103,10 @@ class TrainConfig(Config):
             raise ValueError(f"unknown objective {self.objective!r} (expected 'eps' or 'supervised')")
         if self.loss not in ("l2", "l1"):
             raise ValueError(f"unknown loss {self.loss!r} (expected 'l2' or 'l1')")
-        if self.t_sampling not in ("uniform", "mixture"):
-            raise ValueError(f"unknown t_sampling {self.t_sampling!r} (expected 'uniform' or 'mixture')")
+        if self.t_sampling not in ("uniform", "mixture", "lognormal"):
+            raise ValueError(
+                f"unknown t_sampling {self.t_sampling!r} (expected 'uniform', 'mixture' or 'lognormal')"
+            )
         if self.weighting not in ("none", "min_snr"):
             raise ValueError(f"unknown weighting {self.weighting!r} (expected 'none' or 'min_snr')")
         if not 0.0 <= self.sigma_share <= 1.0:
@@ -120,9 +124,17 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
 
 
 def sample_timesteps(cfg: TrainConfig, schedule: NoiseSchedule, n: int, gen: torch.Generator) -> Tensor:
-    """Continuous training timesteps, shape (n,): uniform, or a share ``sigma_share`` log-uniform in sigma."""
+    """Continuous training timesteps, shape (n,): uniform on [0, T]; ``"mixture"``: a share
+    ``sigma_share`` log-uniform in pixel sigma over ``sigma_range``, the rest uniform;
+    ``"lognormal"``: ln s ~ N(P_mean, P_std^2) for the model-unit noise level s = sqrt((1 - abar) /
+    abar) (Karras et al. 2022, Table 1, with their defaults -1.2 and 1.2 for data in [-1, 1]),
+    clamped to the schedule's range."""
     u = torch.rand(n, generator=gen, dtype=torch.float64)
     t = u * schedule.T
+    if cfg.t_sampling == "lognormal":
+        p_mean, p_std = cfg.lognormal
+        sig = torch.exp(p_mean + p_std * torch.randn(n, generator=gen, dtype=torch.float64))
+        t = schedule.t_from_sigma(sig.clamp(max=schedule.max_sigma))
     if cfg.t_sampling == "mixture":
         lo, hi = (math.log(2 * s) for s in cfg.sigma_range)  # model units: 2 * pixel sigma
         sig = torch.exp(lo + (hi - lo) * torch.rand(n, generator=gen, dtype=torch.float64))
@@ -239,7 +251,7 @@ class RunFolder:
 
     def acquire(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        f = open(self.path / LOCK_FILE, "a+")  # noqa: SIM115 (held open while the run lives)
+        f = open_no_follow(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, "r+")  # held while the run lives
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -317,13 +329,17 @@ class RunFolder:
         """Drop log rows past ``step`` (written after the checkpoint a resumed run restarts from)."""
         rows = [["step", "loss", "lr", "elapsed_s"]]
         if self.log.exists():
-            with open(self.log, newline="") as f:
+            with open_no_follow(self.log, os.O_RDONLY, "r") as f:
                 rows = [r for i, r in enumerate(csv.reader(f)) if i == 0 or int(r[0]) <= step]
-        with open(self.log, "w", newline="") as f:
-            csv.writer(f).writerows(rows)
+
+        def write(tmp: str) -> None:
+            with open(tmp, "w", newline="") as f:
+                csv.writer(f).writerows(rows)
+
+        atomic_write(self.log, write)  # replaces the entry: a link named log.csv is not followed
 
     def append_log(self, rows: list[list[Any]]) -> None:
-        with open(self.log, "a", newline="") as f:
+        with open_no_follow(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "a") as f:
             csv.writer(f).writerows(rows)
 
 
