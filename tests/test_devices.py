@@ -39,3 +39,16 @@ def test_sample_on_an_explicit_device_needs_the_model_there():
         model = UNet(SMALL).eval()
     x = sample(model, NoiseSchedule.cosine(20), 2, steps=2, device="meta", precision="fp32")
     assert x.device.type == "meta"
+
+
+def test_generate_takes_a_device_and_returns_its_results_there():
+    import tinyddpm
+
+    with torch.device("meta"):
+        model = UNet(SMALL).eval()
+    x = tinyddpm.generate(3, label=7, steps=2, model=model, schedule=NoiseSchedule.cosine(20), device="meta")
+    assert x.device.type == "meta" and x.shape == (3, 1, 28, 28)
+    with pytest.raises(ValueError, match="move it first"):
+        tinyddpm.generate(
+            2, steps=2, model=UNet(SMALL).eval(), schedule=NoiseSchedule.cosine(20), device="meta"
+        )

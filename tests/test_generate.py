@@ -7,7 +7,8 @@ import torch
 from PIL import Image
 
 import tinyddpm
-from tinyddpm.generate import MAX_IMAGES, MAX_STEPS
+from tinyddpm.denoise import MAX_STEPS
+from tinyddpm.generate import MAX_IMAGES
 from tinyddpm.schedules import NoiseSchedule
 
 
@@ -46,12 +47,12 @@ def test_generate_is_the_sampler_in_pixel_units_with_per_image_noise():
         ({"n": 2.5}, ValueError, "n must be"),
         ({"label": 11}, ValueError, r"0\.\.9"),
         ({"label": -5}, ValueError, r"0\.\.9"),
-        ({"label": 3.7}, TypeError, "ints"),
-        ({"label": True}, TypeError, "ints"),
+        ({"label": 3.7}, TypeError, "integer"),
+        ({"label": True}, TypeError, "integer"),
         ({"label": [1, 2]}, ValueError, "2 labels for 4 images"),
         ({"steps": 0}, ValueError, "steps"),
         ({"steps": MAX_STEPS + 1}, ValueError, "steps"),
-        ({"steps": 2.5}, ValueError, "steps"),
+        ({"steps": 2.5}, TypeError, "steps"),
         ({"guidance": float("nan")}, ValueError, "guidance"),
         ({"guidance": 1e6}, ValueError, "guidance"),
         ({"method": "euler"}, ValueError, "unknown method"),

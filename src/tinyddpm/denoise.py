@@ -99,7 +99,7 @@ def check_options(
         if not (math.isfinite(value) and lo <= value <= hi):
             raise ValueError(f"{name} must be finite and lie in [{lo:g}, {hi:g}], got {value}")
     if label is not None:
-        _labels(label, None, num_classes)
+        as_labels(label, None, num_classes)
 
 
 def check_pixels(batch: Tensor, sigma: Tensor, names: Sequence[str] | None = None) -> None:
@@ -139,7 +139,7 @@ def _sigmas(sigma: float | Sequence[float] | Tensor | np.ndarray, n: int) -> Ten
     return s
 
 
-def _labels(
+def as_labels(
     label: int | Sequence[int] | Tensor | None, n: int | None, num_classes: int | None = 10
 ) -> Tensor | None:
     """Labels as a long tensor (n,): integers in 0..num_classes - 1 (no bools, fractions or negatives)."""
@@ -303,7 +303,7 @@ def denoise(
             f"({max_sigma:.4g} in pixel units)"
         )
     check_pixels(batch, sig)
-    y_lab = _labels(label, n, num_classes if isinstance(num_classes, int) else 10)
+    y_lab = as_labels(label, n, num_classes if isinstance(num_classes, int) else 10)
     if seed is None:
         base = (
             int(torch.randint(0, 2**62, (1,), generator=generator))
