@@ -53,3 +53,15 @@ def test_the_book_workflow_builds_what_the_tests_build():
     assert "github.io" not in book and "github.com/" not in book, "the URL lives in _config.yml only"
     tests = (ROOT / ".github" / "workflows" / "tests.yml").read_text()
     assert re.search(r"run: \.ci/run\b", tests), "tests.yml must run .ci/run (browser, MathJax, tests)"
+
+
+def test_the_module_table_names_every_module():
+    """The README's module table lists every module of the package with its one job."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("| module | job |")
+    table = readme[start : readme.index("\n\n", start)]
+    first_cells = [row.split("|")[1] for row in table.splitlines()[2:]]
+    named = {m for cell in first_cells for m in re.findall(r"`(\w+)`", cell)}
+    modules = {p.stem for p in (ROOT / "src" / "tinyddpm").glob("*.py")} - {"__init__", "__main__"}
+    assert modules <= named, f"modules missing from the README's table: {sorted(modules - named)}"
+    assert named <= modules, f"the table names modules that do not exist: {sorted(named - modules)}"
