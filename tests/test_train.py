@@ -2,6 +2,7 @@
 and its loss is the package's one loss."""
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -69,6 +70,22 @@ def test_sigma_share_moves_the_mixture_between_uniform_t_and_log_uniform_sigma()
     for bad in (dict(sigma_share=1.5), dict(weighting="snr"), dict(snr_gamma=0.0)):
         with pytest.raises(ValueError):
             TrainConfig(**bad)
+
+
+def test_lognormal_draws_ln_sigma_from_the_normal_of_karras_et_al():
+    """t_sampling="lognormal": ln s ~ N(P_mean, P_std^2) in model units, mapped to t* exactly
+    (clamped only above the schedule's largest sigma, here far in the tail)."""
+    s = NoiseSchedule.cosine(1000)
+    t = sample_timesteps(TrainConfig(t_sampling="lognormal"), s, 20000, torch.Generator().manual_seed(1))
+    ln_s = torch.log(s.sigma_from_t(t))
+    assert float(ln_s.mean()) == pytest.approx(-1.2, abs=0.03)
+    assert float(ln_s.std()) == pytest.approx(1.2, abs=0.03)
+    # the share of draws in pixel sigma 0.1-0.5 (model 0.2-1.0): Phi(1) - Phi((ln 0.2 + 1.2) / 1.2)
+    share = float(((ln_s > math.log(0.2)) & (ln_s < 0.0)).double().mean())
+    phi = lambda z: 0.5 * (1 + math.erf(z / math.sqrt(2)))  # noqa: E731
+    assert share == pytest.approx(phi(1.0) - phi((math.log(0.2) + 1.2) / 1.2), abs=0.01)
+    with pytest.raises(ValueError, match="lognormal"):
+        TrainConfig(t_sampling="karras")
 
 
 def test_derived_seeds_are_pinned():
