@@ -429,3 +429,17 @@ def test_a_fifo_is_refused_not_read(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(ImageError, match="not a regular file"):
         read_pixels(fifo)  # before: blocked forever opening it
+
+
+def test_a_blank_28x28_picture_is_refused_like_a_blank_page():
+    """Low: a blank 200x200 page was refused ("no ink found") while a blank 28x28 picture was
+    "denoised"; a picture of one grey level holds neither ink nor noise, at any size."""
+    import numpy as np
+
+    from tinyddpm.denoise import denoise_image
+    from tinyddpm.preprocess import DigitError
+
+    for size in (28, 200):
+        for level in (0.0, 1.0):
+            with pytest.raises(DigitError, match="no ink"):
+                denoise_image(np.full((size, size), level, dtype=np.float32), sigma=0.1)

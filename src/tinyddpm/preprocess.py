@@ -414,6 +414,8 @@ def normalize(pixels: np.ndarray, *, source: str = "image") -> tuple[np.ndarray,
     clip = detect_clipping(torch.from_numpy(a)[None, None])
     clipped, quantized = bool(clip.any[0]), bool(clip.step[0] > 0)
     if a.shape == (SIZE, SIZE):
+        if float(a.max()) == float(a.min()):  # one grey level everywhere: no ink and no noise either
+            raise DigitError(f"{source}: no ink found (a blank 28x28 picture)")
         return _mnist_form(a, clipped, quantized)
     work, k = _analysis_copy(a)
     coef = _fit_background(work, k, a.shape)
