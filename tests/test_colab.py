@@ -112,7 +112,11 @@ DRIVER = textwrap.dedent(
     """
     import json, os, sys
     repo = sys.argv[1]
-    sys.path[:] = [p for p in sys.path if not os.path.abspath(p or os.curdir).startswith(repo)]
+    # the checkout's own folders leave sys.path; a virtual environment inside it (.venv) stays
+    sys.path[:] = [
+        p for p in sys.path
+        if not os.path.abspath(p or os.curdir).startswith(repo) or "site-packages" in p
+    ]
     import matplotlib
     matplotlib.use("Agg")
     import tinyddpm

@@ -65,3 +65,13 @@ def test_the_module_table_names_every_module():
     modules = {p.stem for p in (ROOT / "src" / "tinyddpm").glob("*.py")} - {"__init__", "__main__"}
     assert modules <= named, f"modules missing from the README's table: {sorted(modules - named)}"
     assert named <= modules, f"the table names modules that do not exist: {sorted(named - modules)}"
+
+
+def test_readme_and_help_agree_on_the_demo():
+    from tinyddpm.cli import build_parser
+
+    readme = (ROOT / "README.md").read_text()
+    assert "denoises the 1,000 bundled MNIST test digits" in readme
+    demo = build_parser()._subparsers._group_actions[0].choices["demo"]
+    helps = {a.dest: a.help for a in build_parser()._subparsers._group_actions[0]._choices_actions}
+    assert "1,000 bundled test digits" in helps["demo"] and demo.prog.endswith("demo")

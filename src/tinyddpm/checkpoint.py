@@ -53,7 +53,17 @@ MAX_CONFIG_DEPTH = 8  # nesting of objects and lists in a config
 
 
 class CheckpointError(ValueError):
-    """A weights file that is missing, corrupt, or not what it claims to be."""
+    """A weights file that is missing, corrupt, or not what it claims to be.
+
+    >>> import pathlib, tempfile, tinyddpm
+    >>> bad = pathlib.Path(tempfile.mkdtemp()) / "model.safetensors"
+    >>> _ = bad.write_bytes(b"<html>not weights</html>")
+    >>> try:
+    ...     tinyddpm.load_model(bad)
+    ... except tinyddpm.CheckpointError as e:
+    ...     print(e.problem)
+    not a safetensors file, or truncated (header length does not fit the file)
+    """
 
     def __init__(self, path: str | os.PathLike, problem: str) -> None:
         super().__init__(f"{path}: {problem}")
@@ -164,7 +174,15 @@ def save_model(
     schedule: NoiseSchedule | None = None,
     info: dict[str, Any] | None = None,
 ) -> None:
-    """Save ``model``'s weights and config (and the diffusion schedule, if any) to ``path``."""
+    """Save ``model``'s weights and config (and the diffusion schedule, if any) to ``path``.
+
+    >>> import pathlib, tempfile, tinyddpm
+    >>> model, schedule = tinyddpm.pretrained("ddpm")
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "copy.safetensors"
+    >>> tinyddpm.save_model(path, model, schedule=schedule, info={"note": "my copy"})
+    >>> tinyddpm.load_model(path)[2]["note"]
+    'my copy'
+    """
     header = {
         "format": FORMAT_VERSION,
         "architecture": architecture_name(model),
@@ -285,6 +303,12 @@ def load_model(
 
     Checked before it is built (see the module docstring): a config out of bounds, a tensor that
     does not match, anything that fails while loading raises :class:`CheckpointError` naming ``path``.
+
+    >>> import tinyddpm
+    >>> from tinyddpm.checkpoint import pretrained_path
+    >>> model, schedule, info = tinyddpm.load_model(pretrained_path("ddpm"))
+    >>> type(model).__name__, schedule.kind, schedule.T, model.training
+    ('UNet', 'cosine', 1000, False)
     """
     tensors, header = load_tensors(path, expected_sha256=expected_sha256)
     return _build(path, tensors, header)

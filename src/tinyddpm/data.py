@@ -42,6 +42,13 @@ def load_mnist(*, train: bool = True, root: str | os.PathLike | None = None) -> 
 
     Uses ``torchvision.datasets.MNIST(root, download=True)``, which downloads only when the raw
     files are missing under ``root/MNIST/raw``.
+
+    >>> import tinyddpm
+    >>> images, labels = tinyddpm.load_mnist(train=False)  # doctest: +SKIP
+    >>> images.shape, images.dtype                         # doctest: +SKIP
+    (torch.Size([10000, 28, 28]), torch.uint8)
+
+    (Skipped by the doctests: it needs the full set; the tests load it in ``tests/test_data.py``.)
     """
     from torchvision.datasets import MNIST
 
@@ -57,7 +64,13 @@ def load_mnist(*, train: bool = True, root: str | os.PathLike | None = None) -> 
 
 
 def load_sample() -> tuple[Tensor, Tensor]:
-    """The bundled 1,000 test digits as ``(images float32 (1000, 1, 28, 28) in [0, 1], labels (1000,))``."""
+    """The bundled 1,000 test digits as ``(images float32 (1000, 1, 28, 28) in [0, 1], labels (1000,))``.
+
+    >>> import tinyddpm
+    >>> x, labels = tinyddpm.load_sample()
+    >>> x.shape, float(x.min()), float(x.max()), labels.bincount().tolist() == [100] * 10
+    (torch.Size([1000, 1, 28, 28]), 0.0, 1.0, True)
+    """
     with resources.files("tinyddpm").joinpath("assets", SAMPLE_FILE).open("rb") as f:
         d = np.load(f)
         images, labels = d["images"], d["labels"]
@@ -65,12 +78,22 @@ def load_sample() -> tuple[Tensor, Tensor]:
 
 
 def to_model(x: Tensor) -> Tensor:
-    """Pixels in [0, 1] -> model space [-1, 1]: 2 x - 1."""
+    """Pixels in [0, 1] -> model space [-1, 1]: 2 x - 1.
+
+    >>> import torch, tinyddpm
+    >>> tinyddpm.to_model(torch.tensor([0.0, 0.5, 1.0]))
+    tensor([-1.,  0.,  1.])
+    """
     return 2 * x - 1
 
 
 def to_pixels(x: Tensor) -> Tensor:
-    """Model space [-1, 1] -> pixels in [0, 1]: (x + 1) / 2 (no clipping)."""
+    """Model space [-1, 1] -> pixels in [0, 1]: (x + 1) / 2 (no clipping).
+
+    >>> import torch, tinyddpm
+    >>> tinyddpm.to_pixels(torch.tensor([-1.0, 0.0, 1.0, 1.4]))
+    tensor([0.0000, 0.5000, 1.0000, 1.2000])
+    """
     return (x + 1) / 2
 
 
@@ -84,7 +107,14 @@ def epoch_batches(n: int, batch_size: int, epochs: int, generator: torch.Generat
 
 
 def add_noise(images: Tensor, sigma: float | Tensor, *, generator: torch.Generator | None = None) -> Tensor:
-    """y = x + sigma * n, n ~ N(0, I), in pixel units; not clipped (clipping breaks y = x_t / sqrt(ab))."""
+    """y = x + sigma * n, n ~ N(0, I), in pixel units; not clipped (clipping breaks y = x_t / sqrt(ab)).
+
+    >>> import tinyddpm
+    >>> x = tinyddpm.load_sample()[0][:100]
+    >>> y = tinyddpm.add_noise(x, 0.3, generator=tinyddpm.seeded(0))
+    >>> round(float((y - x).std()), 2), float(y.min()) < 0      # not clipped
+    (0.3, True)
+    """
     sigma = torch.as_tensor(sigma, dtype=images.dtype)
     if sigma.ndim == 1:
         sigma = sigma.reshape(-1, *([1] * (images.ndim - 1)))

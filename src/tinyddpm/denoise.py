@@ -176,7 +176,14 @@ def default_model() -> tuple[EpsModel, NoiseSchedule]:
 
 
 def start_step(sigma: Tensor | float, schedule: NoiseSchedule) -> Tensor:
-    """The matched timestep t* for a pixel-unit noise level sigma (model units: 2 sigma)."""
+    """The matched timestep t* for a pixel-unit noise level sigma (model units: 2 sigma).
+
+    >>> import tinyddpm
+    >>> schedule = tinyddpm.NoiseSchedule.cosine(1000)
+    >>> t = tinyddpm.start_step(0.3, schedule)
+    >>> round(float(schedule.sigma_from_t(t)) / 2, 9)      # back to pixel units
+    0.3
+    """
     return schedule.t_from_sigma(2 * torch.as_tensor(sigma, dtype=torch.float64))
 
 
@@ -248,6 +255,15 @@ def denoise(
 
     Returns:
         The denoised digits, same kind (tensor, array, PIL image) and shape as ``images``.
+
+    >>> import tinyddpm
+    >>> from tinyddpm.metrics import psnr
+    >>> x = tinyddpm.load_sample()[0][:8]
+    >>> y = tinyddpm.add_noise(x, 0.2, generator=tinyddpm.seeded(0))
+    >>> bool(psnr(tinyddpm.denoise(y, 0.2), x).mean() > psnr(y, x).mean() + 8)
+    True
+    >>> tinyddpm.denoise(y[0, 0].numpy(), "auto", method="ddim", steps=5, seed=0).shape   # one NumPy image
+    (28, 28)
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r} (expected one of {', '.join(METHODS)})")
@@ -404,7 +420,7 @@ class DenoisedImage:
     >>> tinyddpm.denoise_image(photo.noisy, sigma=0.1)  # doctest: +ELLIPSIS
     DenoisedImage(image=...x..., digit=28x28, sigma=0.0..., sigma_picture=0.1)
 
-    Fields:
+    Attributes:
         image: (H, W) float32 in [0, 1], the denoised digit in the picture's own frame and size.
         digit: (28, 28) float32 in [0, 1], the denoised digit in MNIST form.
         noisy_digit: (28, 28) float32, the normalised input the denoiser saw.

@@ -78,6 +78,11 @@ def generate(
         precision: see :mod:`tinyddpm.precision`.
         device: where the chain runs (e.g. ``"cuda"``); default the model's device, the CPU for
             the shipped model.
+
+    >>> import tinyddpm
+    >>> sevens = tinyddpm.generate(2, label=7, steps=5, seed=0)
+    >>> sevens.shape, sevens.device.type
+    (torch.Size([2, 1, 28, 28]), 'cpu')
     """
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_IMAGES:
         raise ValueError(f"n must be an int in 1..{MAX_IMAGES}, got {n!r}")

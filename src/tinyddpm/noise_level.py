@@ -30,19 +30,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch import Tensor
+from torch import Tensor, nn
 
 from .checkpoint import pretrained, registry
 from .io import as_batch
-
-if TYPE_CHECKING:  # the network class only: importing it would import its trainer
-    from .sigma_net import SigmaNet
 
 MAD_TO_SIGMA = 0.6744897501960817  # median of |N(0, 1)|
 _MASK = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
@@ -60,8 +57,10 @@ def estimate_sigma_mad(images: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def estimate_sigma_learned(images: Tensor, model: SigmaNet | None = None, *, batch_size: int = 64) -> Tensor:
-    """Learned sigma estimate per image with ``model`` (default: the shipped ``sigma_net``).
+def estimate_sigma_learned(images: Tensor, model: nn.Module | None = None, *, batch_size: int = 64) -> Tensor:
+    """Learned sigma estimate per image with ``model``, a :class:`tinyddpm.sigma_net.SigmaNet`
+    (default: the shipped ``sigma_net``; typed as a module here so that this file need not
+    import the estimator's trainer).
 
     ``batch_size`` only bounds memory: each image's estimate does not depend on the others.
     Small batches are also faster on CPU (the full-resolution activations stay in cache).

@@ -77,7 +77,15 @@ NOISE_SAMPLE = 20_000  # background pixels used to fit the picture's sigma
 
 
 class DigitError(ImageError):
-    """A picture that does not hold one digit to read (blank, several digits, too small, ...)."""
+    """A picture that does not hold one digit to read (blank, several digits, too small, ...).
+
+    >>> import numpy as np, tinyddpm
+    >>> try:
+    ...     tinyddpm.normalize(np.full((50, 80), 0.5), source="grey.png")
+    ... except tinyddpm.DigitError as e:
+    ...     print(e)
+    grey.png: no ink found (a blank page?)
+    """
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,13 @@ class Normalization:
 
     Coordinates are continuous, pixel (r, c) covering [r, r + 1) x [c, c + 1); a picture point Y
     maps to ``(Y - centre) * scale + CENTRE`` in the 28x28 field (rows and columns alike).
+
+    >>> import numpy as np, tinyddpm
+    >>> from tinyddpm.preprocess import synthetic_photo
+    >>> photo = synthetic_photo(tinyddpm.load_sample()[0][0, 0].numpy(), np.random.default_rng(0))
+    >>> digit, record = tinyddpm.normalize(photo.noisy)
+    >>> record.shape == photo.noisy.shape, record.to_image(digit).shape == photo.noisy.shape
+    (True, True)
     """
 
     shape: tuple[int, int]  # (H, W) of the picture
@@ -397,6 +412,13 @@ def normalize(pixels: np.ndarray, *, source: str = "image") -> tuple[np.ndarray,
     ``pixels``: (H, W) grey levels in [0, 1] (values outside are fine: unclipped noise). Raises
     :class:`DigitError` (naming ``source``) for a blank picture, several separated digits, a
     picture or ink too small to hold a digit, and ink touching three or four borders.
+
+    >>> import numpy as np, tinyddpm
+    >>> from tinyddpm.preprocess import synthetic_photo
+    >>> photo = synthetic_photo(tinyddpm.load_sample()[0][0, 0].numpy(), np.random.default_rng(0))
+    >>> digit, record = tinyddpm.normalize(photo.noisy)   # dark ink on paper, any size
+    >>> digit.shape, digit.dtype, record.inverted
+    ((28, 28), dtype('float32'), True)
     """
     a = np.asarray(pixels, dtype=np.float64)
     if a.ndim != 2:

@@ -110,6 +110,13 @@ def ancestral_step(
     ``t`` and ``s`` are floats or per-image tensors (N,). ``add_noise=False`` returns the
     posterior mean alone (the book's "no fresh noise" experiment). At s = 0 the variance is 0
     and the step returns x0_hat.
+
+    >>> import torch, tinyddpm
+    >>> model, schedule = tinyddpm.pretrained("ddpm")
+    >>> x_t = torch.randn(2, 1, 28, 28, generator=tinyddpm.seeded(0))
+    >>> x_s = tinyddpm.ancestral_step(model, x_t, 500.0, 499.0, schedule, generator=tinyddpm.seeded(1))
+    >>> x_s.shape, bool((x_s != x_t).any())
+    (torch.Size([2, 1, 28, 28]), True)
     """
     x0, _ = predict_start(eps_model, x_t, t, schedule, label=label, guidance=guidance, clip_x0=clip_x0)
     mean, var = q_posterior(x0, x_t, per_sample(t, x_t.shape[0]), per_sample(s, x_t.shape[0]), schedule)
@@ -134,6 +141,13 @@ def ddim_step(
     """x_s = sqrt(ab_s) x0_hat + sqrt(1 - ab_s - sigma^2) eps_hat + sigma z (DDIM Eq. 12),
 
     sigma = eta sqrt((1 - ab_s) / (1 - ab_t)) sqrt(1 - ab_t / ab_s) (DDIM Eq. 16).
+
+    >>> import torch, tinyddpm
+    >>> model, schedule = tinyddpm.pretrained("ddpm")
+    >>> x_t = torch.randn(2, 1, 28, 28, generator=tinyddpm.seeded(0))
+    >>> a = tinyddpm.ddim_step(model, x_t, 500.0, 400.0, schedule)    # eta = 0: deterministic
+    >>> bool((a == tinyddpm.ddim_step(model, x_t, 500.0, 400.0, schedule)).all())
+    True
     """
     if not 0.0 <= eta <= 1.0:
         raise ValueError(f"eta must lie in [0, 1], got {eta}")
@@ -198,6 +212,16 @@ def sample_loop(
     ``timesteps`` is a strictly decreasing list ending at 0 shared by all images, or a
     (K + 1, N) table (:func:`stack_timesteps`) with one column per image, NaN before an
     image's own start: each image then starts at its own t* and only active images are stepped.
+
+    >>> import torch, tinyddpm
+    >>> from tinyddpm.samplers import ddim_timesteps
+    >>> model, schedule = tinyddpm.pretrained("ddpm")
+    >>> x_t = torch.randn(2, 1, 28, 28, generator=tinyddpm.seeded(0))
+    >>> ddim_timesteps(300.0, 3)
+    [300.0, 200.0, 100.0, 0.0]
+    >>> x0 = tinyddpm.sample_loop(tinyddpm.ddim_step, model, x_t, ddim_timesteps(300.0, 3), schedule)
+    >>> x0.shape, float(x0.abs().max()) <= 1.0       # model units, x0_hat clipped at every step
+    (torch.Size([2, 1, 28, 28]), True)
     """
     table = torch.as_tensor(timesteps, dtype=torch.float64)
     if table.ndim == 1:
@@ -280,6 +304,12 @@ def sample(
     ``device``, by default the model's (its parameters'; the CPU for a plain callable); the
     noise is drawn on the CPU from ``generator`` and moved there, so a seed gives the same x_T
     on every device. For a high-level call in pixel units see :func:`tinyddpm.generate`.
+
+    >>> import tinyddpm
+    >>> model, schedule = tinyddpm.pretrained("ddpm")
+    >>> x0 = tinyddpm.sample(model, schedule, 2, steps=5, generator=tinyddpm.seeded(0))
+    >>> x0.shape, float(x0.min()) >= -1.0, float(x0.max()) <= 1.0      # model units
+    (torch.Size([2, 1, 28, 28]), True, True)
     """
     dev = torch.device(device) if device is not None else model_device(eps_model)
     eps_model = with_precision(eps_model, precision, dev)  # type: ignore[assignment]

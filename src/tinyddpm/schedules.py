@@ -72,6 +72,12 @@ class NoiseSchedule:
     Build one with :meth:`linear` or :meth:`cosine`. Index conventions: ``betas[t-1]`` is
     beta_t, while ``alpha_bar`` has T + 1 entries with ``alpha_bar[0] = 1`` so that
     ``alpha_bar[t]`` is alpha-bar at grid step t (Ho et al. 2020, Eq. 4).
+
+    >>> import tinyddpm
+    >>> schedule = tinyddpm.NoiseSchedule.cosine(1000)
+    >>> t = schedule.t_from_sigma(2 * 0.3)     # pixel sigma 0.3 is 0.6 in model units
+    >>> round(float(schedule.sigma_from_t(t)), 9), 0 < float(t) < schedule.T
+    (0.6, True)
     """
 
     kind: str

@@ -31,7 +31,13 @@ def generator(seed: int, stream: str, index: int) -> torch.Generator:
 
 
 def seeded(seed: int) -> torch.Generator:
-    """A CPU ``torch.Generator`` seeded with ``seed`` (all randomness in tinyddpm is explicit)."""
+    """A CPU ``torch.Generator`` seeded with ``seed`` (all randomness in tinyddpm is explicit).
+
+    >>> import torch, tinyddpm
+    >>> a = torch.rand(3, generator=tinyddpm.seeded(7))
+    >>> bool((a == torch.rand(3, generator=tinyddpm.seeded(7))).all())
+    True
+    """
     return torch.Generator().manual_seed(seed)
 
 

@@ -65,7 +65,13 @@ LOCK_FILE = ".lock"
 
 @dataclass(frozen=True)
 class TrainConfig(Config):
-    """Everything that determines a training run (stored in its checkpoints)."""
+    """Everything that determines a training run (stored in its checkpoints).
+
+    >>> from tinyddpm.train import TrainConfig
+    >>> cfg = TrainConfig(steps=200, batch_size=64, t_sampling="lognormal")
+    >>> cfg.steps, TrainConfig.from_dict(cfg.to_dict()) == cfg
+    (200, True)
+    """
 
     steps: int = 6000
     batch_size: int = 128

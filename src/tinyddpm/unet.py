@@ -27,7 +27,13 @@ from .config import Config
 
 @dataclass(frozen=True)
 class UNetConfig(Config):
-    """Hyper-parameters of :class:`UNet` (all JSON-serialisable, stored in checkpoints)."""
+    """Hyper-parameters of :class:`UNet` (all JSON-serialisable, stored in checkpoints).
+
+    >>> import tinyddpm
+    >>> cfg = tinyddpm.UNetConfig()
+    >>> cfg.num_classes, tinyddpm.UNetConfig.from_dict(cfg.to_dict()) == cfg
+    (10, True)
+    """
 
     in_channels: int = 1
     out_channels: int = 1
@@ -93,6 +99,12 @@ class UNet(nn.Module):
     ``y`` is an optional long tensor (N,) of labels in 0..num_classes - 1; ``None``, a negative
     label or the value ``num_classes`` means "no label" (the null class of classifier-free
     guidance).
+
+    >>> import torch, tinyddpm
+    >>> net = tinyddpm.UNet(tinyddpm.UNetConfig())
+    >>> x_t, t = torch.zeros(2, 1, 28, 28), torch.tensor([10.0, 500.5])
+    >>> net(x_t, t, torch.tensor([3, 10])).shape            # label 10: the null class
+    torch.Size([2, 1, 28, 28])
     """
 
     def __init__(self, config: UNetConfig) -> None:
