@@ -171,3 +171,11 @@ def test_every_public_name_has_an_example():
 
     missing = [n for n in tinyddpm.__all__ if ">>>" not in (inspect.getdoc(getattr(tinyddpm, n)) or "")]
     assert not missing, f"public names without an example: {missing}"
+
+
+def test_a_large_picture_given_to_denoise_points_to_denoise_image(photo):
+    path, picture = photo
+    with pytest.raises(ValueError, match=r"tinyddpm\.denoise_image"):
+        tinyddpm.denoise(Image.open(path))
+    with pytest.raises(ValueError, match=r"tinyddpm\.denoise_image"):
+        tinyddpm.denoise(picture)

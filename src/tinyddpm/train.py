@@ -73,15 +73,15 @@ class TrainConfig(Config):
     (200, True)
     """
 
-    steps: int = 6000
-    batch_size: int = 128
-    lr: float = 1e-3
+    steps: int = 6000  # optimiser steps in all; a resumed run may be given more or fewer
+    batch_size: int = 128  # images per step (the global batch, split across DDP workers)
+    lr: float = 1e-3  # AdamW peak learning rate, reached after warmup_steps
     min_lr_ratio: float = 0.05  # cosine decay from lr to lr * min_lr_ratio
-    warmup_steps: int = 200
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    ema_decay: float = 0.999
-    p_uncond: float = 0.1
+    warmup_steps: int = 200  # linear warm-up from lr / warmup_steps to lr
+    weight_decay: float = 0.01  # AdamW decoupled weight decay
+    grad_clip: float = 1.0  # clip the gradient norm to this; 0: no clipping
+    ema_decay: float = 0.999  # EMA of the weights, decay min(ema_decay, (1 + k) / (10 + k)) at step k
+    p_uncond: float = 0.1  # share of labels replaced by the null class (classifier-free guidance)
     t_sampling: str = "mixture"  # "uniform", "mixture" or "lognormal"
     sigma_range: tuple[float, float] = (0.02, 1.0)  # pixel units, for "mixture"
     sigma_share: float = 0.5  # share of a "mixture" batch drawn log-uniform in sigma
@@ -89,11 +89,11 @@ class TrainConfig(Config):
     weighting: str = "none"  # "none": L_simple as it is; "min_snr": Min-SNR-gamma (Hang et al. 2023)
     snr_gamma: float = 5.0  # gamma of "min_snr"
     amp: bool = True  # bfloat16 autocast for the forward pass
-    seed: int = 0
-    checkpoint_every: int = 250
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    unet: UNetConfig = field(default_factory=UNetConfig)
-    train_limit: int | None = None  # use only the first N training digits (tests)
+    seed: int = 0  # initial weights, data order, noise and labels drops: all from this
+    checkpoint_every: int = 250  # steps between resumable states (also written on any stop)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)  # the noise schedule (cosine, T = 1000)
+    unet: UNetConfig = field(default_factory=UNetConfig)  # the network (1.5 M parameters by default)
+    train_limit: int | None = None  # only the first N training digits (CLI --limit); None: all 60,000
     objective: str = "eps"  # "eps": diffusion (L_simple); "supervised": noisy -> clean at one sigma
     supervised_sigma: float = 0.2  # pixel units, for objective="supervised"
     loss: str = "l2"  # "l2": L_simple (Ho et al.); "l1": mean |eps - eps_theta| (the student's choice)
