@@ -111,9 +111,14 @@ def test_sigint_saves_state_exits_cleanly_and_resumes(tmp_path):
         err
     )  # the same clean exit as SIGTERM (130 only if hit before training starts)
     assert "state saved" in out and "Traceback" not in err and "KeyboardInterrupt" not in err
-    assert not (run / "ema.safetensors").exists() and not list(run.glob(".*.tmp"))
+    assert not list(run.glob(".*.tmp"))
     stopped = _state_step(run)
     assert 1 <= stopped < cfg.steps
+    # a stopped run leaves the EMA weights of the step it stopped at, marked incomplete
+    from tinyddpm.checkpoint import load_model
+
+    info = load_model(run / "ema.safetensors")[2]
+    assert info["steps"] == stopped and info["complete"] is False
     log = (run / "log.csv").read_text().splitlines()
     assert [int(r.split(",")[0]) for r in log[1:]] == list(
         range(1, stopped + 1)

@@ -361,8 +361,8 @@ def cmd_train(a: argparse.Namespace) -> None:
         print(f"EMA weights -> {path} ({info['steps']} steps)")
     else:
         print(
-            f"stopped early at step {info['steps']} of {cfg.steps}: EMA weights of that step -> {path} "
-            f"(usable with --model); run the same command to resume"
+            f"stopped early at step {info['steps']} of {cfg.steps}: state saved in {a.out} (run the same "
+            f"command to resume); EMA weights of that step -> {path} (usable with --model)"
         )
 
 
