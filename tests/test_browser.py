@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -69,21 +70,44 @@ def need(thing: str | None, why: str) -> str:
 
 
 class Server:
-    """Serve `root` on 127.0.0.1 (a free port); .html pages get local MathJax 2 instead of the CDN's 3."""
+    """Serve `root` on 127.0.0.1 (a free port); .html pages get local MathJax 2 instead of the CDN's 3.
 
-    def __init__(self, root: Path, mathjax: Path) -> None:
+    ``folders`` serves more local folders under URL prefixes (``{"/_ort/": path}``) and ``rewrite``
+    changes each .html page once more (tests/test_in_page.py points the CDN's onnxruntime-web at
+    its local copy); .wasm files go out as application/wasm.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        mathjax: Path,
+        *,
+        folders: dict[str, Path] | None = None,
+        rewrite: Callable[[str], str] | None = None,
+    ) -> None:
+        prefixes = {"/_mathjax/": mathjax, **(folders or {})}
+
         class Handler(http.server.SimpleHTTPRequestHandler):
+            extensions_map = {
+                **http.server.SimpleHTTPRequestHandler.extensions_map,
+                ".wasm": "application/wasm",
+                ".mjs": "text/javascript",
+                ".onnx": "application/octet-stream",
+            }
+
             def translate_path(self, path: str) -> str:
-                if path.startswith("/_mathjax/"):
-                    return str(mathjax / path.split("?", 1)[0][len("/_mathjax/") :])
+                path = path.split("?", 1)[0]
+                for prefix, folder in prefixes.items():
+                    if path.startswith(prefix):
+                        return str(folder / path[len(prefix) :])
                 return super().translate_path(path)
 
             def send_head(self):
                 target = Path(self.translate_path(self.path))
                 if target.suffix != ".html" or not target.is_file():
                     return super().send_head()
-                page = target.read_text()
-                body = MATHJAX3_CONFIG.sub("", CDN_MATHJAX.sub(lambda m: MATHJAX2, page)).encode()
+                page = MATHJAX3_CONFIG.sub("", CDN_MATHJAX.sub(lambda m: MATHJAX2, target.read_text()))
+                body = (rewrite(page) if rewrite else page).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
@@ -120,9 +144,9 @@ def browser():
         yield b
 
 
-@pytest.fixture(scope="module")
-def site(browser, tmp_path_factory: pytest.TempPathFactory):
-    """The book built once (`jupyter-book build`, no re-execution) and served on 127.0.0.1."""
+def build_book(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The book built (`jupyter-book build`, no re-execution) into a temporary folder: (its HTML
+    folder, the folder for screenshots)."""
     exe = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
     exe = need(exe, "jupyter-book is not installed (pip install -e '.[book]')")
     out = tmp_path_factory.mktemp("book")
@@ -130,9 +154,15 @@ def site(browser, tmp_path_factory: pytest.TempPathFactory):
         [exe, "build", str(ROOT), "--path-output", str(out)], capture_output=True, text=True, timeout=1200
     )
     assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
-    html = out / "_build" / "html"
     shots = Path(os.environ.get("TINYDDPM_SCREENSHOTS", ROOT / "_build" / "screenshots"))
     shots.mkdir(parents=True, exist_ok=True)
+    return out / "_build" / "html", shots
+
+
+@pytest.fixture(scope="module")
+def site(browser, tmp_path_factory: pytest.TempPathFactory):
+    """The book built once and served on 127.0.0.1."""
+    html, shots = build_book(tmp_path_factory)
     with Server(html, browser.mathjax) as server:
         yield {"url": server.url, "html": html, "browser": browser, "shots": shots, "facts": {}}
 

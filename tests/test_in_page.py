@@ -17,17 +17,12 @@ when CI=true. The onnxruntime-web copy lives in $TINYDDPM_ORT_CACHE, default
 
 from __future__ import annotations
 
-import functools
-import http.server
-import io
 import json
 import os
 import re
 import shutil
 import statistics
 import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -37,7 +32,7 @@ from tinyddpm import denoise, load_sample
 from tinyddpm.metrics import psnr
 
 from .chromium import Chromium, find_chromium
-from .test_browser import CDN_MATHJAX, MATHJAX2, MATHJAX3_CONFIG, MATHJAX_DIRS, need
+from .test_browser import MATHJAX_DIRS, Server, build_book, need
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "book/10_in_the_page"
@@ -78,55 +73,6 @@ def ort_dist(version: str) -> Path:
     return dist
 
 
-class Server:
-    """Serve the built book on 127.0.0.1: Debian's MathJax 2 for the CDN's 3, local onnxruntime-web
-    for the CDN's, .wasm as application/wasm."""
-
-    def __init__(self, root: Path, mathjax: Path, ort: Path) -> None:
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            extensions_map = {
-                **http.server.SimpleHTTPRequestHandler.extensions_map,
-                ".wasm": "application/wasm",
-                ".mjs": "text/javascript",
-                ".onnx": "application/octet-stream",
-            }
-
-            def translate_path(self, path: str) -> str:
-                path = path.split("?", 1)[0]
-                for prefix, folder in (("/_mathjax/", mathjax), ("/_ort/", ort)):
-                    if path.startswith(prefix):
-                        return str(folder / path[len(prefix) :])
-                return super().translate_path(path)
-
-            def send_head(self):
-                target = Path(self.translate_path(self.path))
-                if target.suffix != ".html" or not target.is_file():
-                    return super().send_head()
-                page = CDN_ORT.sub("/_ort/", CDN_MATHJAX.sub(lambda m: MATHJAX2, target.read_text()))
-                body = MATHJAX3_CONFIG.sub("", page).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                return io.BytesIO(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(
-            ("127.0.0.1", 0), functools.partial(Handler, directory=str(root))
-        )
-        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory):
     """The book built once, served with local MathJax and onnxruntime-web; Chromium on the page."""
@@ -136,17 +82,13 @@ def page(tmp_path_factory: pytest.TempPathFactory):
         "no local MathJax 2 found (apt-get install libjs-mathjax)",
     )
     ort = ort_dist(pinned_ort_version())
-    exe = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which("jupyter-book")
-    exe = need(exe, "jupyter-book is not installed (pip install -e '.[book]')")
-    out = tmp_path_factory.mktemp("book")
-    r = subprocess.run(
-        [exe, "build", str(ROOT), "--path-output", str(out)], capture_output=True, text=True, timeout=1200
-    )
-    assert r.returncode == 0, (r.stdout[-3000:], r.stderr[-3000:])
-    html = out / "_build" / "html"
-    shots = Path(os.environ.get("TINYDDPM_SCREENSHOTS", ROOT / "_build" / "screenshots"))
-    shots.mkdir(parents=True, exist_ok=True)
-    with Server(html, mathjax, ort) as server, Chromium(chromium, width=1280, height=900) as browser:
+    html, shots = build_book(tmp_path_factory)
+    with (
+        Server(
+            html, mathjax, folders={"/_ort/": ort}, rewrite=lambda page: CDN_ORT.sub("/_ort/", page)
+        ) as server,
+        Chromium(chromium, width=1280, height=900) as browser,
+    ):
         browser.goto(f"{server.url}/{PAGE}.html")
         yield {"browser": browser, "url": f"{server.url}/{PAGE}.html", "html": html, "shots": shots}
 
