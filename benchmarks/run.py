@@ -33,6 +33,7 @@ import torch
 from torch import Tensor
 
 import tinyddpm
+from tinyddpm import interop
 from tinyddpm.baselines import (
     CLASSICAL_GRIDS,
     available_classical,
@@ -40,7 +41,7 @@ from tinyddpm.baselines import (
     original_procedure,
     tune_classical,
 )
-from tinyddpm.data import load_mnist, to_model, to_pixels
+from tinyddpm.data import load_mnist, to_model
 from tinyddpm.denoise import denoise, start_step
 from tinyddpm.evaluate import (
     generate,
@@ -456,7 +457,6 @@ def diffusers_compare(n: dict[str, int], log: Callable[[str], None]) -> dict:
     """The same network driven by diffusers' DDIMScheduler / DDPMScheduler and by tinyddpm."""
     try:
         import diffusers
-        from diffusers import DDIMScheduler, DDPMScheduler
     except ImportError:
         return {"skipped": "diffusers is not installed (pip install -e '.[bench]')"}
     model, schedule = tinyddpm.pretrained("ddpm")
@@ -466,17 +466,6 @@ def diffusers_compare(n: dict[str, int], log: Callable[[str], None]) -> dict:
     t0_step = 250  # a start step on diffusers' integer grid; sigma chosen so that t* = 250 exactly
     sigma = float(schedule.sigma_from_t(float(t0_step))) / 2
     y = noisy_set(x, sigma)
-    betas = schedule.betas.numpy()
-
-    def diffusers_run(sched, timesteps: list[int], seed: int) -> Tensor:
-        # diffusers' timestep k is tinyddpm's grid step k + 1 (its alphas_cumprod[k] = alpha_bar_{k+1})
-        gen = torch.Generator().manual_seed(seed)
-        x_t = float(schedule.alpha_bar_at(float(t0_step))) ** 0.5 * to_model(y)
-        for k in timesteps:
-            eps = model(x_t, torch.full((len(x_t),), float(k + 1)))
-            kw = {"use_clipped_model_output": True, "eta": 0.0} if isinstance(sched, DDIMScheduler) else {}
-            x_t = sched.step(eps, k, x_t, generator=gen, **kw).prev_sample
-        return to_pixels(x_t).clamp(0, 1)
 
     model(to_model(y), torch.full((batch,), float(t0_step)))  # warm-up: neither library pays first-call costs
     out: dict = {
@@ -487,29 +476,9 @@ def diffusers_compare(n: dict[str, int], log: Callable[[str], None]) -> dict:
         "precision": "float32",
     }
     for name, steps in (("DDIM", 10), ("DDPM ancestral", 25)):
-        stride = t0_step // steps
-        timesteps = list(range(t0_step - 1, -1, -stride))  # 249, 224, ..., 24 (tinyddpm: 250, 225, ..., 25)
-        if name == "DDIM":
-            sched = DDIMScheduler(
-                num_train_timesteps=schedule.T,
-                trained_betas=betas,
-                clip_sample=True,
-                set_alpha_to_one=True,
-                steps_offset=0,
-                prediction_type="epsilon",
-            )
-            sched.set_timesteps(schedule.T // stride)
-            method = "ddim"
-        else:
-            sched = DDPMScheduler(
-                num_train_timesteps=schedule.T,
-                trained_betas=betas,
-                clip_sample=True,
-                variance_type="fixed_small",
-                prediction_type="epsilon",
-            )
-            sched.set_timesteps(timesteps=timesteps)
-            method = "ancestral"
+        # the settings that make diffusers run tinyddpm's chain (tinyddpm.interop says why each)
+        sched = interop.scheduler(schedule, "ddim" if name == "DDIM" else "ddpm")
+        method = "ddim" if name == "DDIM" else "ancestral"
         t0 = time.perf_counter()
         # float32 on both sides (diffusers calls the network as it is): the same arithmetic to compare
         a = denoise(
@@ -517,7 +486,9 @@ def diffusers_compare(n: dict[str, int], log: Callable[[str], None]) -> dict:
         )
         t_ours = time.perf_counter() - t0
         t0 = time.perf_counter()
-        b = diffusers_run(sched, timesteps, seed=0)
+        b = interop.run_chain(
+            model, schedule, sched, y, start=t0_step, steps=steps, generator=torch.Generator().manual_seed(0)
+        )
         t_theirs = time.perf_counter() - t0
         row = {
             "steps": steps,
