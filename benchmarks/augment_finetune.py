@@ -26,7 +26,7 @@ from other_writers import held_out_and_judge, measure
 
 from tinyddpm.augment import AugmentConfig
 from tinyddpm.checkpoint import load_model, pretrained
-from tinyddpm.data import load_mnist
+from tinyddpm.data import load_mnist, pixels
 from tinyddpm.denoise import denoise
 from tinyddpm.evaluate import machine, noisy_set
 from tinyddpm.metrics import psnr
@@ -55,7 +55,7 @@ def main() -> dict:
         runs[name] = load_model(path)
     t0 = time.perf_counter()
     x_other, y_other, judge, judge_info = held_out_and_judge(quick=False)
-    x_mnist = load_mnist(train=False)[0].float().div(255)[:, None]  # (10000, 1, 28, 28)
+    x_mnist = pixels(load_mnist(train=False)[0])  # (10000, 1, 28, 28)
     models = {"shipped": pretrained("ddpm"), **{k: (m, s) for k, (m, s, _) in runs.items()}}
     rows = {}
     for name, (model, schedule) in models.items():

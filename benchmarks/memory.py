@@ -43,6 +43,7 @@ import time
 from pathlib import Path
 
 from tinyddpm.evaluate import machine
+from tinyddpm.seeding import seeded
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -101,7 +102,7 @@ def child(mode: str, n: int, batch_size: int | None, clip: bool, model_kind: str
     reps = -(-n // len(x))
     y = x.repeat(reps, 1, 1, 1)[:n].contiguous()  # (n, 1, 28, 28)
     del x
-    gen = torch.Generator().manual_seed(SEED)
+    gen = seeded(SEED)
     for chunk in y.split(1000):  # y += sigma * noise, in place: no second N-sized tensor
         chunk.add_(torch.randn(chunk.shape, generator=gen), alpha=SIGMA)
     rec = {

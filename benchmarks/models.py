@@ -19,7 +19,7 @@ from pathlib import Path
 
 import tinyddpm
 from tinyddpm.checkpoint import load_model, sha256_file
-from tinyddpm.data import load_mnist, load_sample
+from tinyddpm.data import load_mnist, load_sample, pixels
 from tinyddpm.evaluate import SIGMA_ESTIMATE_LEVELS, TEST_SIGMAS, machine, score_model
 from tinyddpm.train import TrainConfig
 from tinyddpm.unet import num_parameters
@@ -283,7 +283,7 @@ def main() -> None:
     test_img, test_y = load_mnist(train=False)
     if args.limit:
         test_img, test_y = test_img[: args.limit], test_y[: args.limit]
-    test_x = test_img.float().div(255).unsqueeze(1)
+    test_x = pixels(test_img)
     sample_x, sample_y = load_sample()
     if args.limit:
         sample_x, sample_y = sample_x[: args.limit], sample_y[: args.limit]

@@ -43,10 +43,11 @@ from pathlib import Path
 import torch
 
 from tinyddpm.checkpoint import load_model, pretrained
-from tinyddpm.data import load_mnist, load_sample
+from tinyddpm.data import load_mnist, load_sample, pixels
 from tinyddpm.denoise import denoise
 from tinyddpm.evaluate import generate, machine, noisy_set, sample_scores
 from tinyddpm.metrics import classifier_features, psnr
+from tinyddpm.seeding import seeded
 from tinyddpm.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,12 +88,12 @@ def main(argv: list[str] | None = None) -> dict:
     args = ap.parse_args(argv)
     result = json.loads(OUT.read_text()) if OUT.exists() else {"candidates": {}}
     classifier = pretrained("classifier")[0].eval()
-    f_test = classifier_features(classifier, load_mnist(train=False)[0].float().div(255)[:, None])
+    f_test = classifier_features(classifier, pixels(load_mnist(train=False)[0]))
     x, _ = load_sample()
     if "start" not in result:
         train_x = load_mnist(train=True)[0]
-        pick = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(99))[:FID_COUNT]
-        floor = sample_scores(classifier, train_x[pick].float().div(255)[:, None], f_test)
+        pick = torch.randperm(len(train_x), generator=seeded(99))[:FID_COUNT]
+        floor = sample_scores(classifier, pixels(train_x[pick]), f_test)
         result["fid_floor_train"] = floor
         result["start"] = measure(*load_model(START)[:2], x, classifier, f_test)
     recipes = {**RECIPES, **FINAL}

@@ -41,7 +41,7 @@ from tinyddpm.baselines import (
     original_procedure,
     tune_classical,
 )
-from tinyddpm.data import load_mnist, to_model
+from tinyddpm.data import load_mnist, pixels, to_model
 from tinyddpm.denoise import denoise, start_step
 from tinyddpm.evaluate import (
     generate,
@@ -53,6 +53,7 @@ from tinyddpm.evaluate import (
     vae_reconstruction,
 )
 from tinyddpm.metrics import classifier_features, predict_labels, psnr
+from tinyddpm.seeding import seeded
 from tinyddpm.supervised import supervised_denoise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,7 +121,7 @@ def sizes(quick: bool) -> dict[str, int]:
 def digit_sets(n: dict[str, int]) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
     """(test images in [0, 1], labels, {set name: indices into the test set})."""
     xs, ys = load_mnist(train=False)
-    x = xs[: n["test"]].float().div(255).unsqueeze(1)  # (N, 1, 28, 28)
+    x = pixels(xs[: n["test"]])  # (N, 1, 28, 28)
     y = ys[: n["test"]]
     s1000 = sample_test_indices()
     s1000 = s1000[s1000 < n["test"]][: n["s1000"]]
@@ -134,8 +135,8 @@ def digit_sets(n: dict[str, int]) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
 def held_out_train(n: int) -> Tensor:
     """``n`` fixed training digits for tuning the classical denoisers (not test digits)."""
     xs, _ = load_mnist(train=True)
-    idx = torch.randperm(len(xs), generator=torch.Generator().manual_seed(1234))[:n]
-    return xs[idx].float().div(255).unsqueeze(1)
+    idx = torch.randperm(len(xs), generator=seeded(1234))[:n]
+    return pixels(xs[idx])
 
 
 # ---- section: quality ----------------------------------------------------------------------
@@ -377,7 +378,7 @@ def speed(n: dict[str, int], log: Callable[[str], None]) -> dict:
     out["overhead"] = {}
     for batch, steps in ((n["speed_batch"], 10), (1, 50)):
         y = noisy_set(x[:batch], sigma)
-        x_t = torch.randn(batch, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+        x_t = torch.randn(batch, 1, 28, 28, generator=seeded(0))
         t = torch.full((batch,), t_star / 2)
         bare = _timed(lambda: model(x_t, t), repeat=3 if batch > 1 else 50)
         for method in ("ddim", "ancestral"):
@@ -408,7 +409,7 @@ def precision_compare(model, schedule, x: Tensor, n: dict[str, int], log: Callab
     with FlopCounterMode(display=False) as fc:
         model(torch.zeros(1, 1, 28, 28), torch.full((1,), 100.0))
     flops = fc.get_total_flops()  # per image, multiply-add = 2
-    a = torch.randn(2048, 2048, generator=torch.Generator().manual_seed(0))
+    a = torch.randn(2048, 2048, generator=seeded(0))
     mm_flops = 2 * 2048**3 / _timed(lambda: a @ a, repeat=5)
     out: dict = {
         "gflop_per_image": round(flops / 1e9, 4),
@@ -418,7 +419,7 @@ def precision_compare(model, schedule, x: Tensor, n: dict[str, int], log: Callab
     }
     channels_last = copy.deepcopy(model).to(memory_format=torch.channels_last)  # a layout to try
     for batch in sorted({1, 16, n["speed_batch"]}):
-        x_t = torch.randn(batch, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+        x_t = torch.randn(batch, 1, 28, 28, generator=seeded(0))
         t = torch.full((batch,), 100.0)
         row = {}
         for prec in ("fp32", "auto", "auto, channels_last"):
@@ -486,9 +487,7 @@ def diffusers_compare(n: dict[str, int], log: Callable[[str], None]) -> dict:
         )
         t_ours = time.perf_counter() - t0
         t0 = time.perf_counter()
-        b = interop.run_chain(
-            model, schedule, sched, y, start=t0_step, steps=steps, generator=torch.Generator().manual_seed(0)
-        )
+        b = interop.run_chain(model, schedule, sched, y, start=t0_step, steps=steps, generator=seeded(0))
         t_theirs = time.perf_counter() - t0
         row = {
             "steps": steps,
@@ -512,15 +511,15 @@ def fid(n: dict[str, int], log: Callable[[str], None]) -> dict:
     model, schedule = tinyddpm.pretrained("ddpm")
     classifier, _ = tinyddpm.pretrained("classifier")
     classifier.eval()
-    test = load_mnist(train=False)[0].float().div(255).unsqueeze(1)
-    train = load_mnist(train=True)[0].float().div(255).unsqueeze(1)
+    test = pixels(load_mnist(train=False)[0])
+    train = pixels(load_mnist(train=True)[0])
     f_test = classifier_features(classifier, test)
     out: dict = {
         "reference": f"{len(test)} MNIST test digits",
         "generation": "unconditional: null label; guided: image i asks for class i mod 10; seed 0",
         "runs": {},
     }
-    floor_idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(99))
+    floor_idx = torch.randperm(len(train), generator=seeded(99))
     for count in (n["fid"], n["fid_ancestral"]):
         out["runs"][f"training digits (floor), n={count}"] = sample_scores(
             classifier, train[floor_idx[:count]], f_test

@@ -41,7 +41,7 @@ import torch
 
 from tinyddpm.augment import AugmentConfig
 from tinyddpm.checkpoint import load_model, load_tensors, pretrained
-from tinyddpm.data import load_mnist
+from tinyddpm.data import load_mnist, pixels
 from tinyddpm.denoise import denoise
 from tinyddpm.evaluate import generate, machine, noisy_set, sample_scores
 from tinyddpm.metrics import classifier_features, psnr
@@ -114,11 +114,11 @@ def main(argv: list[str] | None = None) -> dict:
         ap.error(f"unknown candidates {sorted(unknown)} (known: {sorted(recipes)})")
     images, _ = load_mnist(train=True)
     sets = {
-        "held_out": images[TRAIN_DIGITS : TRAIN_DIGITS + n_held].float().div(255)[:, None],
+        "held_out": pixels(images[TRAIN_DIGITS : TRAIN_DIGITS + n_held]),
         "other_hands": other_set(700 + n_other)[0][700:],
     }
     classifier = pretrained("classifier")[0].eval()
-    f_ref = classifier_features(classifier, images[:10_000].float().div(255)[:, None])
+    f_ref = classifier_features(classifier, pixels(images[:10_000]))
     result = json.loads(args.out.read_text()) if args.out.exists() else {"candidates": {}}
     for name in args.only or list(recipes):
         t0 = time.perf_counter()

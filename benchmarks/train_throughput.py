@@ -24,10 +24,10 @@ import torch
 from torch import nn
 
 from tinyddpm import diffusion
-from tinyddpm.data import load_mnist
+from tinyddpm.data import Batcher, load_mnist
 from tinyddpm.evaluate import machine
 from tinyddpm.schedules import NoiseSchedule
-from tinyddpm.train import Batcher, TrainConfig, _build, learning_rate, training_batch
+from tinyddpm.train import TrainConfig, _build, learning_rate, training_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "train_throughput.json"

@@ -9,9 +9,9 @@ import torch
 
 from tinyddpm.augment import AugmentConfig, affine, augment, gaussian_blur, stroke
 from tinyddpm.checkpoint import load_model, load_tensors, sha256_file
-from tinyddpm.data import load_sample
+from tinyddpm.data import Batcher, load_sample
 from tinyddpm.schedules import NoiseSchedule
-from tinyddpm.train import Batcher, quick_config, train, training_batch
+from tinyddpm.train import quick_config, train, training_batch
 
 from .conftest import needs_mnist
 

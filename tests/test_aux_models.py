@@ -8,7 +8,7 @@ import torch
 
 from tinyddpm.checkpoint import load_model, pretrained, registry, save_model
 from tinyddpm.classifier import Classifier, random_shift, train_classifier
-from tinyddpm.data import load_sample
+from tinyddpm.data import load_sample, pixels
 from tinyddpm.noise_level import estimate_sigma, estimate_sigma_learned, estimate_sigma_mad
 from tinyddpm.sigma_net import SigmaNet, SigmaNetConfig, train_sigma_net
 from tinyddpm.vae import VAE, VAEConfig, kl_to_prior, train_vae
@@ -23,7 +23,7 @@ def digits():
 def test_classifier_learns_and_round_trips(digits, tmp_path):
     images, labels = digits
     model, info = train_classifier(images[:800], labels[:800], epochs=3, batch_size=64, progress=False)
-    x = images[800:].float().div(255).unsqueeze(1)
+    x = pixels(images[800:])
     acc = float((model(x).argmax(1) == labels[800:]).float().mean())
     assert acc > 0.5, acc  # 800 digits, 3 epochs: far above the 10 % of chance
     assert model.features(x).shape == (200, 128)
@@ -43,9 +43,9 @@ def test_random_shift_moves_content():
 def test_vae_learns_and_reconstructs(digits, tmp_path):
     images, _ = digits
     torch.manual_seed(0)
-    before = VAE(VAEConfig()).loss(images[:200].float().div(255).unsqueeze(1)).item()
+    before = VAE(VAEConfig()).loss(pixels(images[:200])).item()
     model, info = train_vae(images, epochs=5, progress=False)
-    x = images[:200].float().div(255).unsqueeze(1)
+    x = pixels(images[:200])
     with torch.no_grad():
         assert model.loss(x, torch.Generator().manual_seed(0)).item() < 0.6 * before
         assert model(x).shape == x.shape
@@ -58,7 +58,7 @@ def test_sigma_net_learns_log_sigma(digits, tmp_path):
     model, info = train_sigma_net(
         images, epochs=8, batch_size=32, config=SigmaNetConfig(channels=16, depth=3), progress=False
     )
-    x = images[:100].float().div(255).unsqueeze(1)
+    x = pixels(images[:100])
     g = torch.Generator().manual_seed(0)
     for sigma in (0.05, 0.3, 0.8):
         est = estimate_sigma_learned(x + sigma * torch.randn(x.shape, generator=g), model)

@@ -8,6 +8,7 @@ import torch
 
 import tinyddpm
 from tinyddpm.checkpoint import load_model, pretrained_path, registry
+from tinyddpm.data import pixels
 from tinyddpm.evaluate import (
     MODEL_SCORERS,
     TEST_SIGMAS,
@@ -126,7 +127,7 @@ def test_sample_test_indices_point_at_the_sample_digits(sample):
     assert 0 <= int(idx.min()) and int(idx.max()) < 10000
     require_mnist()
     images, labels = tinyddpm.load_mnist(train=False)
-    assert torch.equal(images[idx].float().div(255).unsqueeze(1), sample[0])
+    assert torch.equal(pixels(images[idx]), sample[0])
     assert torch.equal(labels[idx], sample[1])
 
 

@@ -32,7 +32,7 @@ from .data import to_model, to_pixels
 from .diffusion import EpsModel
 from .samplers import ancestral_step, ancestral_timesteps, sample_loop
 from .schedules import NoiseSchedule
-from .seeding import derived_seed
+from .seeding import generator
 
 
 class ScheduleAdapter:
@@ -87,9 +87,7 @@ def original_procedure(
     out = torch.empty_like(images, dtype=torch.float32)
     for lo in range(0, len(images), batch_size):
         sl = slice(lo, min(len(images), lo + batch_size))
-        gens = [
-            torch.Generator().manual_seed(derived_seed(seed, "original", i)) for i in range(sl.start, sl.stop)
-        ]
+        gens = [generator(seed, "original", i) for i in range(sl.start, sl.stop)]
         x = sample_loop(ancestral_step, eps, to_model(images[sl].float()), ts, grid, generator=gens)
         out[sl] = to_pixels(x).clamp(0, 1)
     return out

@@ -14,8 +14,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import Config
+from .data import pixels
 from .optim import adamw_one_cycle, fit
-from .seeding import seeded_init
+from .seeding import seeded, seeded_init
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
@@ -91,8 +92,8 @@ def train_classifier(
     batches and shifts from a generator, the initial weights and dropout masks from torch's
     default generator, forked and seeded (:func:`tinyddpm.seeding.seeded_init`).
     """
-    g = torch.Generator().manual_seed(seed)
-    x_all = images.float().div(255).unsqueeze(1)  # (N, 1, 28, 28)
+    g = seeded(seed)
+    x_all = pixels(images)  # (N, 1, 28, 28)
     with seeded_init(seed):
         model = Classifier(config)
         opt, sched = adamw_one_cycle(

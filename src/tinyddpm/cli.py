@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .io import MAX_PIXELS, ImageError, save_image
+from .seeding import seeded
 
 if TYPE_CHECKING:
     from .denoise import DenoisedImage
@@ -218,7 +219,7 @@ def cmd_add_noise(a: argparse.Namespace) -> None:
     pixels, notes = read_pixels(a.input)
     _check_output(out, a.overwrite)
     img = torch.from_numpy(pixels.astype(np.float32))
-    noisy = add_noise(img, a.sigma, generator=torch.Generator().manual_seed(a.seed))
+    noisy = add_noise(img, a.sigma, generator=seeded(a.seed))
     for note in notes:
         _note(f"{a.input}: {note}")
     if out.suffix.lower() != ".npy":
@@ -271,7 +272,7 @@ def cmd_demo(a: argparse.Namespace) -> None:
     out = Path(a.output)
     _check_output(out, a.overwrite)
     x, labels = load_sample()
-    y = add_noise(x, a.sigma, generator=torch.Generator().manual_seed(a.seed))
+    y = add_noise(x, a.sigma, generator=seeded(a.seed))
     model, schedule = _load_model(a.model)
     print(f"{len(x)} bundled MNIST test digits, Gaussian noise sigma = {a.sigma} (not clipped)")
     print(f"{'noisy input':>22}: mean PSNR {float(psnr(y, x).mean()):.2f} dB")

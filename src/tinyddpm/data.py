@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .seeding import generator
+
 SAMPLE_FILE = "mnist_sample.npz"
 
 
@@ -63,6 +65,16 @@ def load_mnist(*, train: bool = True, root: str | os.PathLike | None = None) -> 
     return ds.data.clone(), ds.targets.clone().long()
 
 
+def pixels(images: Tensor) -> Tensor:
+    """8-bit digits (N, 28, 28) uint8, as MNIST stores them -> float32 pixels (N, 1, 28, 28) in [0, 1]:
+    grey level / 255, with a channel axis. The package's one copy of this conversion.
+
+    >>> pixels(torch.tensor([[[0, 51, 255]]], dtype=torch.uint8)).flatten().tolist()
+    [0.0, 0.20000000298023224, 1.0]
+    """
+    return images.float().div(255).unsqueeze(1)
+
+
 def load_sample() -> tuple[Tensor, Tensor]:
     """The bundled 1,000 test digits as ``(images float32 (1000, 1, 28, 28) in [0, 1], labels (1000,))``.
 
@@ -74,7 +86,7 @@ def load_sample() -> tuple[Tensor, Tensor]:
     with resources.files("tinyddpm").joinpath("assets", SAMPLE_FILE).open("rb") as f:
         d = np.load(f)
         images, labels = d["images"], d["labels"]
-    return torch.from_numpy(images).float().div(255).unsqueeze(1), torch.from_numpy(labels).long()
+    return pixels(torch.from_numpy(images)), torch.from_numpy(labels).long()
 
 
 def to_model(x: Tensor) -> Tensor:
@@ -97,9 +109,38 @@ def to_pixels(x: Tensor) -> Tensor:
     return (x + 1) / 2
 
 
+class Batcher:
+    """Global batch k = positions [k B, (k+1) B) of epoch-wise permutations of ``n`` items, epoch e
+    permuted by ``generator(seed, stream, e)``: a pure function of the step, so a resumed run
+    draws the same batches. The diffusion trainer (stream "epoch") and the student's recipe
+    ("seed-epoch") use it; the last partial batch of an epoch is dropped.
+
+    >>> b = Batcher(10, 4, seed=0)
+    >>> b.per_epoch, bool((b.indices(1) == Batcher(10, 4, seed=0).indices(1)).all())
+    (2, True)
+    """
+
+    def __init__(self, n: int, batch_size: int, seed: int, stream: str = "epoch") -> None:
+        if n < batch_size:
+            raise ValueError(f"batch size {batch_size} is larger than the data ({n} digits)")
+        self.n, self.b, self.seed, self.stream = n, batch_size, seed, stream
+        self.per_epoch = n // batch_size
+        self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
+
+    def indices(self, step: int) -> Tensor:
+        epoch, j = divmod(step, self.per_epoch)
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._perm = torch.randperm(self.n, generator=generator(self.seed, self.stream, epoch))
+        return self._perm[j * self.b : (j + 1) * self.b]
+
+
 def epoch_batches(n: int, batch_size: int, epochs: int, generator: torch.Generator) -> Iterator[Tensor]:
     """Index batches for ``epochs`` passes over ``n`` items, a fresh permutation per epoch drawn
-    from ``generator`` when the epoch starts; the last partial batch is dropped."""
+    from ``generator`` when the epoch starts; the last partial batch is dropped. The auxiliary
+    models' trainer (:func:`tinyddpm.optim.fit`) uses this running-generator scheme; it is kept
+    beside :class:`Batcher` because their shipped weights were trained with it and its command
+    reproduces them bit for bit."""
     for _ in range(epochs):
         perm = torch.randperm(n, generator=generator)
         for j in range(n // batch_size):

@@ -17,7 +17,7 @@ frame.
 
 >>> import torch, tinyddpm
 >>> x = tinyddpm.load_sample()[0][:4]                                  # (4, 1, 28, 28) in [0, 1]
->>> y = x + 0.2 * torch.randn(x.shape, generator=torch.Generator().manual_seed(0))
+>>> y = x + 0.2 * torch.randn(x.shape, generator=tinyddpm.seeded(0))
 >>> tinyddpm.denoise(y, sigma=0.2).shape
 torch.Size([4, 1, 28, 28])
 """
@@ -52,7 +52,7 @@ from .samplers import (
     stack_timesteps,
 )
 from .schedules import NoiseSchedule
-from .seeding import derived_seed
+from .seeding import generator as stream_generator
 
 METHODS = ("posterior_mean", "ddim", "ancestral", "average")
 
@@ -334,9 +334,7 @@ def denoise(
     exact = with_precision(model, "fp32" if precision == "auto" else precision, device)
     for lo in range(0, n, batch_size):
         sl = slice(lo, min(n, lo + batch_size))
-        gens = [
-            torch.Generator().manual_seed(derived_seed(base, "denoise", i)) for i in range(sl.start, sl.stop)
-        ]
+        gens = [stream_generator(base, "denoise", i) for i in range(sl.start, sl.stop)]
         lab = None if y_lab is None else y_lab[sl].to(device)
         out[sl] = _denoise_chunk(
             batch[sl].to(device),

@@ -42,7 +42,7 @@ from .precision import autocast_dtype
 from .samplers import sample
 from .schedules import NoiseSchedule
 from .seed import from_seed, matched_posterior_mean, to_seed
-from .seeding import derived_seed
+from .seeding import generator, seeded
 from .supervised import supervised_denoise
 
 Denoiser = Callable[[Tensor, float], Tensor]
@@ -55,7 +55,7 @@ SIGMA_ESTIMATE_DIGITS = 2000  # sigma_net's test table uses the first 2,000 digi
 
 def noisy_set(images: Tensor, sigma: float, *, seed: int = 0) -> Tensor:
     """The fixed noisy version of ``images`` at ``sigma`` (pixel units) used by every evaluation."""
-    g = torch.Generator().manual_seed(seed * 1000 + round(sigma * 1e4))
+    g = seeded(seed * 1000 + round(sigma * 1e4))
     return add_noise(images, sigma, generator=g)
 
 
@@ -150,7 +150,7 @@ def generate(
     does not depend on ``chunk`` or ``count``. ``conditional``: image i asks for class i mod 10
     with classifier-free ``guidance``; otherwise every image gets the null label (unconditional).
     """
-    gens = [torch.Generator().manual_seed(derived_seed(seed, "fid", i)) for i in range(count)]
+    gens = [generator(seed, "fid", i) for i in range(count)]
     t0 = time.perf_counter()
     chunks = []
     for lo in range(0, count, chunk):
@@ -347,7 +347,7 @@ def _score_seed_unet(
     clean32 = (x32 + 1) / 2
     rows: dict[str, dict[str, Any]] = {}
     for sigma in TEST_SIGMAS if full else SAMPLE_SIGMAS:
-        g = torch.Generator().manual_seed(round(sigma * 1e4))
+        g = seeded(round(sigma * 1e4))
         y32 = x32 + 2 * sigma * torch.randn(x32.shape, generator=g)
         out = torch.cat(
             [matched_posterior_mean(model, y32[i : i + 500], sigma) for i in range(0, len(x), 500)]

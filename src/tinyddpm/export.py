@@ -47,6 +47,7 @@ from .checkpoint import pretrained, registry
 from .data import load_sample
 from .denoise import start_step
 from .schedules import NoiseSchedule
+from .seeding import seeded
 
 OPSET = 17
 INPUT_NAMES = ("y", "t", "alpha_bar")
@@ -204,7 +205,7 @@ def parity(
     x = load_sample()[0][::10]  # (100, 1, 28, 28)
     worst = 0.0
     for i, sigma in enumerate(sigmas):
-        y = x + sigma * torch.randn(x.shape, generator=torch.Generator().manual_seed(i))
+        y = x + sigma * torch.randn(x.shape, generator=seeded(i))
         ref = denoise(y, sigma, model=model, schedule=schedule, precision="fp32")
         (out,) = session.run(None, onnx_inputs(y, sigma, schedule))
         worst = max(worst, float(np.abs(out - ref.numpy()).max()))

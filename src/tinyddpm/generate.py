@@ -36,7 +36,7 @@ from .denoise import as_labels, check_options
 from .diffusion import EpsModel
 from .samplers import model_device, sample
 from .schedules import NoiseSchedule
-from .seeding import derived_seed
+from .seeding import generator
 
 #: The most images one call generates (memory is set by ``batch_size``; time grows with ``n``).
 MAX_IMAGES = 100_000
@@ -110,7 +110,7 @@ def generate(
     out = torch.empty(n, 1, 28, 28, device=dev)  # the results stay where they were computed
     for lo in range(0, n, batch_size):
         hi = min(n, lo + batch_size)
-        gens = [torch.Generator().manual_seed(derived_seed(base, "generate", i)) for i in range(lo, hi)]
+        gens = [generator(base, "generate", i) for i in range(lo, hi)]
         x = sample(
             model,
             schedule,

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import Config
+from .data import Batcher, pixels
 from .schedules import NoiseSchedule
 from .seeding import generator, seeded_init
 
@@ -182,21 +183,18 @@ def train_seed(
     if loss not in ("l1", "l2"):
         raise ValueError(f"loss must be 'l1' or 'l2', got {loss!r}")
     sched = schedule()
-    x_all = to_seed(images.float().div(255)[:, None])  # (N, 1, 32, 32)
+    x_all = to_seed(pixels(images))  # (N, 1, 32, 32)
     with seeded_init(seed):
         net = SeedUNet(config)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    per_epoch = len(x_all) // batch_size
-    t0, k, perm, losses = time.perf_counter(), 0, torch.empty(0, dtype=torch.long), []
+    batcher = Batcher(len(x_all), batch_size, seed, stream="seed-epoch")
+    t0, k, losses = time.perf_counter(), 0, []
     net.train()
     while (steps is not None and k < steps) or (
         minutes is not None and time.perf_counter() - t0 < 60 * minutes
     ):
-        epoch, j = divmod(k, per_epoch)
-        if j == 0:
-            perm = torch.randperm(len(x_all), generator=generator(seed, "seed-epoch", epoch))
         g = generator(seed, "seed-step", k)
-        x0 = x_all[perm[j * batch_size : (j + 1) * batch_size]]
+        x0 = x_all[batcher.indices(k)]
         if flips:
             x0 = torch.where(torch.rand(len(x0), 1, 1, 1, generator=g) < 0.5, x0.flip(-1), x0)
         s = torch.randint(0, T, (len(x0),), generator=g)
@@ -272,7 +270,7 @@ def train_step_cnn(
     chance, 1/300); ``True`` feeds x_s, as intended. Cross-entropy, Adam at ``lr``.
     """
     sched = schedule()
-    x_all = to_seed(images.float().div(255)[:, None])  # (N, 1, 32, 32)
+    x_all = to_seed(pixels(images))  # (N, 1, 32, 32)
     with seeded_init(seed):
         net = StepCNN()
     opt = torch.optim.Adam(net.parameters(), lr=lr)

@@ -17,8 +17,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import Config
+from .data import pixels
 from .optim import adamw_one_cycle, fit
-from .seeding import seeded_init
+from .seeding import seeded, seeded_init
 
 
 @dataclass(frozen=True)
@@ -60,9 +61,9 @@ def train_sigma_net(
 ) -> tuple[SigmaNet, dict]:
     """Train on clean uint8 (N, 28, 28) digits plus Gaussian noise, sigma log-uniform in
     ``config.sigma_range``, not clipped; loss (log sigma_hat - log sigma)^2."""
-    g = torch.Generator().manual_seed(seed)
+    g = seeded(seed)
     lo, hi = (math.log(s) for s in config.sigma_range)
-    x_all = images.float().div(255).unsqueeze(1)  # (N, 1, 28, 28)
+    x_all = pixels(images)  # (N, 1, 28, 28)
     with seeded_init(seed):
         model = SigmaNet(config)
         opt, sched = adamw_one_cycle(model, lr=lr, steps=epochs * (len(images) // batch_size))

@@ -51,7 +51,7 @@ from .checkpoint import (
     sha256_file,
 )
 from .config import Config
-from .data import load_mnist, to_model
+from .data import Batcher, load_mnist, pixels, to_model
 from .files import atomic_write, open_no_follow
 from .schedules import NoiseSchedule, ScheduleConfig
 from .seeding import generator, seeded_init
@@ -157,26 +157,6 @@ class Batch(NamedTuple):
     y: Tensor | None  # (B,) labels, the null class num_classes where dropped; None: unconditional
 
 
-class Batcher:
-    """Global batch k = positions [k B, (k+1) B) of epoch-wise permutations of the data."""
-
-    def __init__(self, n: int, batch_size: int, seed: int) -> None:
-        if n < batch_size:
-            raise ValueError(f"batch size {batch_size} is larger than the data ({n} digits)")
-        self.n, self.b, self.seed = n, batch_size, seed
-        self.per_epoch = n // batch_size
-        self._epoch, self._perm = -1, torch.empty(0, dtype=torch.long)
-
-    def indices(self, step: int) -> Tensor:
-        epoch, j = divmod(step, self.per_epoch)
-        if epoch != self._epoch:
-            self._epoch, self._perm = (
-                epoch,
-                torch.randperm(self.n, generator=generator(self.seed, "epoch", epoch)),
-            )
-        return self._perm[j * self.b : (j + 1) * self.b]
-
-
 def training_batch(
     cfg: TrainConfig, step: int, images: Tensor, labels: Tensor, batcher: Batcher, schedule: NoiseSchedule
 ) -> Batch:
@@ -189,7 +169,7 @@ def training_batch(
     if cfg.unet.num_classes:
         y = labels[idx].clone()
         y[torch.rand(cfg.batch_size, generator=gen) < cfg.p_uncond] = cfg.unet.num_classes
-    x0 = images[idx].float().div(255).unsqueeze(1)  # (B, 1, 28, 28) pixels
+    x0 = pixels(images[idx])  # (B, 1, 28, 28) pixels
     x0 = augment(x0, cfg.augment, generator(cfg.seed, "augment", step))  # no draws when off
     return Batch(to_model(x0), t, noise, y)
 

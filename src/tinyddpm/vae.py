@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import Config
+from .data import pixels
 from .optim import fit
-from .seeding import seeded_init
+from .seeding import seeded, seeded_init
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,8 @@ def train_vae(
     Batches and the reparameterisation noise come from a generator seeded with ``seed``, the
     initial weights from torch's default generator, forked and seeded.
     """
-    g = torch.Generator().manual_seed(seed)
-    x_all = images.float().div(255).unsqueeze(1)  # (N, 1, 28, 28)
+    g = seeded(seed)
+    x_all = pixels(images)  # (N, 1, 28, 28)
     with seeded_init(seed):
         model = VAE(config)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
