@@ -16,6 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tinyddpm"
 LAYERS: list[set[str]] = [
     {
         "config",
+        "options",
         "seeding",
         "files",
         "metrics",

@@ -20,12 +20,16 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import numpy as np
 import torch
 
+from .denoise import Method
 from .io import MAX_PIXELS, ImageError, save_image
+from .precision import Precision
+from .samplers import SampleMethod
+from .schedules import ScheduleKind
 from .seeding import seeded
 
 if TYPE_CHECKING:
@@ -414,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--overwrite", action="store_true", help="replace existing output files")
         q.add_argument(
             "--precision",
-            choices=("auto", "bf16", "fp32"),
+            choices=get_args(Precision),
             default="auto",
             help="network precision: auto = bfloat16 where the CPU/GPU has it natively",
         )
@@ -443,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write the 28x28 MNIST-form digit (light on black, centred) instead of the input's own frame",
     )
-    sampler_opts(d, "posterior_mean", ("posterior_mean", "ddim", "ancestral", "average"))
+    sampler_opts(d, "posterior_mean", get_args(Method))
     d.set_defaults(func=cmd_denoise)
 
     n = sub.add_parser("add-noise", help="add Gaussian noise to an image (kept at its own size)")
@@ -459,7 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--scale", type=_positive_int, default=2)
     s.add_argument("--quiet", action="store_true")
-    sampler_opts(s, "ddim", ("ddim", "ancestral"))
+    sampler_opts(s, "ddim", get_args(SampleMethod))
     s.set_defaults(func=cmd_sample, steps=50)
 
     m = sub.add_parser(
@@ -472,7 +476,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--model", default=None)
     m.add_argument("--overwrite", action="store_true")
-    m.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
+    m.add_argument("--precision", choices=get_args(Precision), default="auto")
     m.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("train", help="train a diffusion model on MNIST (resumable)")
@@ -482,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=_positive_int)
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
-    t.add_argument("--schedule", choices=("cosine", "linear"))
+    t.add_argument("--schedule", choices=get_args(ScheduleKind))
     t.add_argument("--T", type=_positive_int)
     t.add_argument("--checkpoint-every", type=_positive_int)
     t.add_argument(

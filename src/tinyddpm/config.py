@@ -28,6 +28,8 @@ import types
 import typing
 from typing import Any, TypeVar, Union
 
+from .options import check_choice
+
 C = TypeVar("C", bound="Config")
 
 
@@ -55,6 +57,8 @@ def _convert(tp: Any, v: Any, where: str) -> Any:
             except (TypeError, ValueError) as e:
                 errors.append(str(e))
         raise TypeError(errors[0] if errors else f"{where}: got {v!r}")
+    if origin is typing.Literal:
+        return check_choice(v, tp, where)
     if origin is tuple:
         if not isinstance(v, list | tuple):
             raise TypeError(f"{where}: expected a list, got {type(v).__name__}")

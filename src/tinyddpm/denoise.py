@@ -28,7 +28,7 @@ import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -39,7 +39,8 @@ from .data import to_model, to_pixels
 from .diffusion import EpsModel
 from .io import MAX_PIXELS, as_batch, read_picture
 from .noise_level import estimate_sigma, unclip
-from .precision import AUTO_FP32_BELOW_SIGMA, with_precision
+from .options import check_choice
+from .precision import AUTO_FP32_BELOW_SIGMA, Precision, with_precision
 from .preprocess import Normalization, normalize
 from .samplers import (
     ancestral_step,
@@ -54,7 +55,9 @@ from .samplers import (
 from .schedules import NoiseSchedule
 from .seeding import generator as stream_generator
 
-METHODS = ("posterior_mean", "ddim", "ancestral", "average")
+# the one-step posterior mean, a sample by DDIM or ancestral steps from t*, or the mean of samples
+Method = Literal["posterior_mean", "ddim", "ancestral", "average"]
+METHODS = get_args(Method)
 
 
 MAX_PIXEL_SIGMA = 3.0  # pixel units: the student's training range reached 2.2; 0..255 units are refused
@@ -191,7 +194,7 @@ def denoise(
     images: Any,
     sigma: float | Sequence[float] | Tensor | str = "auto",
     *,
-    method: str = "posterior_mean",
+    method: Method = "posterior_mean",
     model: EpsModel | None = None,
     schedule: NoiseSchedule | None = None,
     steps: int | None = None,
@@ -203,7 +206,7 @@ def denoise(
     generator: torch.Generator | None = None,
     clip: bool = True,
     batch_size: int = 256,
-    precision: str = "auto",
+    precision: Precision = "auto",
     device: torch.device | str | None = None,
     progress: bool = False,
 ) -> Any:
@@ -265,8 +268,7 @@ def denoise(
     >>> tinyddpm.denoise(y[0, 0].numpy(), "auto", method="ddim", steps=5, seed=0).shape   # one NumPy image
     (28, 28)
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r} (expected one of {', '.join(METHODS)})")
+    check_choice(method, Method, "method")
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     if steps is not None and method == "posterior_mean":
@@ -366,7 +368,7 @@ def _denoise_chunk(
     model: EpsModel,
     schedule: NoiseSchedule,
     *,
-    method: str,
+    method: Method,
     steps: int | None,
     eta: float,
     samples: int,

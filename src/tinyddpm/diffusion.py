@@ -20,6 +20,7 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
+from .options import Norm, check_choice
 from .schedules import NoiseSchedule
 
 
@@ -121,7 +122,7 @@ def loss(
     schedule: NoiseSchedule,
     y: Tensor | None = None,
     *,
-    norm: str = "l2",
+    norm: Norm = "l2",
     weight: Tensor | None = None,
 ) -> Tensor:
     """L_simple = E || eps - eps_theta(sqrt(ab_t) x0 + sqrt(1 - ab_t) eps, t) ||^2 (Eq. 14).
@@ -134,8 +135,7 @@ def loss(
     a per-t weight changes how the network's capacity is shared between noise levels, not the
     minimiser at any one t, which stays E[eps | x_t].
     """
-    if norm not in ("l2", "l1"):
-        raise ValueError(f"norm must be 'l2' or 'l1', got {norm!r}")
+    check_choice(norm, Norm, "loss norm")
     x_t = q_sample(x0, t, noise, schedule)  # (N, C, H, W), Eq. 4
     eps = eps_model(x_t, t.to(x0.dtype), y) if y is not None else eps_model(x_t, t.to(x0.dtype))
     err = eps.to(noise.dtype) - noise

@@ -38,8 +38,8 @@ from .metrics import (
     ssim,
 )
 from .noise_level import estimate_sigma_learned, estimate_sigma_mad
-from .precision import autocast_dtype
-from .samplers import sample
+from .precision import Precision, autocast_dtype
+from .samplers import SampleMethod, sample
 from .schedules import NoiseSchedule
 from .seed import from_seed, matched_posterior_mean, to_seed
 from .seeding import generator, seeded
@@ -137,7 +137,7 @@ def generate(
     schedule: NoiseSchedule,
     count: int,
     *,
-    method: str = "ddim",
+    method: SampleMethod = "ddim",
     steps: int | None = 50,
     guidance: float = 1.0,
     conditional: bool = False,
@@ -182,7 +182,7 @@ def sample_scores(classifier: nn.Module, images: Tensor, reference_features: Ten
     }
 
 
-def machine(*, precision: str = "auto", device: str = "cpu") -> dict[str, Any]:
+def machine(*, precision: Precision = "auto", device: str = "cpu") -> dict[str, Any]:
     """Where a measurement ran: CPU model, cores, torch threads, the OpenMP settings, versions, precision.
 
     ``precision`` is the dtype a network's forward pass runs in on ``device`` when ``denoise`` and

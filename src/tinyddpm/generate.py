@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from typing import Literal
 
 import torch
 from torch import Tensor
@@ -34,7 +33,9 @@ from .checkpoint import pretrained
 from .data import to_pixels
 from .denoise import as_labels, check_options
 from .diffusion import EpsModel
-from .samplers import model_device, sample
+from .options import check_choice
+from .precision import Precision
+from .samplers import SampleMethod, model_device, sample
 from .schedules import NoiseSchedule
 from .seeding import generator
 
@@ -47,14 +48,14 @@ def generate(
     *,
     label: int | Sequence[int] | None = None,
     guidance: float = 1.0,
-    method: Literal["ddim", "ancestral"] = "ddim",
+    method: SampleMethod = "ddim",
     steps: int | None = 50,
     eta: float = 0.0,
     seed: int | None = None,
     model: EpsModel | None = None,
     schedule: NoiseSchedule | None = None,
     batch_size: int = 256,
-    precision: Literal["auto", "bf16", "fp32"] = "auto",
+    precision: Precision = "auto",
     device: torch.device | str | None = None,
     progress: bool = False,
 ) -> Tensor:
@@ -91,8 +92,7 @@ def generate(
     num_classes = getattr(getattr(model, "config", None), "num_classes", 10)
     num_classes = num_classes if isinstance(num_classes, int) else 10
     check_options(steps=steps, label=label, guidance=guidance, eta=eta, num_classes=num_classes)  # as denoise
-    if method not in ("ddim", "ancestral"):
-        raise ValueError(f"unknown method {method!r} (expected 'ddim' or 'ancestral')")
+    check_choice(method, SampleMethod, "method")
     if model is None:
         if schedule is not None:
             raise ValueError("schedule= was given without model=")

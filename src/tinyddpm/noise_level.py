@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -40,6 +40,9 @@ from torch import Tensor, nn
 
 from .checkpoint import pretrained, registry
 from .io import as_batch
+from .options import check_choice
+
+SigmaMethod = Literal["auto", "mad", "learned", "censored"]  # see estimate_sigma
 
 MAD_TO_SIGMA = 0.6744897501960817  # median of |N(0, 1)|
 _MASK = torch.tensor([[1.0, -2.0, 1.0], [-2.0, 4.0, -2.0], [1.0, -2.0, 1.0]])
@@ -71,7 +74,7 @@ def estimate_sigma_learned(images: Tensor, model: nn.Module | None = None, *, ba
     return torch.cat(out) if out else torch.empty(0)
 
 
-def estimate_sigma(images: Any, *, method: str = "auto") -> Any:
+def estimate_sigma(images: Any, *, method: SigmaMethod = "auto") -> Any:
     """The noise std of each digit, in pixel units: the estimator ``denoise(sigma="auto")`` uses.
 
     ``images``: what :func:`tinyddpm.denoise` takes (:func:`tinyddpm.io.as_batch`: a tensor or
@@ -91,10 +94,7 @@ def estimate_sigma(images: Any, *, method: str = "auto") -> Any:
     see MODELS.md), else the classical MAD estimator; ``"mad"``, ``"learned"`` and ``"censored"``
     pick one for all images.
     """
-    if method not in ("auto", "mad", "learned", "censored"):
-        raise ValueError(
-            f"unknown sigma estimator {method!r} (expected 'auto', 'mad', 'learned' or 'censored')"
-        )
+    check_choice(method, SigmaMethod, "sigma estimator")
     batch, _ = as_batch(images)  # (N, 1, 28, 28) float32 pixels
     sigma = _estimate(batch, method)  # (N,)
     if isinstance(images, Image.Image) or (hasattr(images, "ndim") and images.ndim < 4):
@@ -102,7 +102,7 @@ def estimate_sigma(images: Any, *, method: str = "auto") -> Any:
     return sigma.numpy() if isinstance(images, np.ndarray) else sigma
 
 
-def _estimate(images: Tensor, method: str) -> Tensor:
+def _estimate(images: Tensor, method: SigmaMethod) -> Tensor:
     """``estimate_sigma`` on a checked (N, 1, 28, 28) batch: (N,) float32."""
     if method == "mad":
         return estimate_sigma_mad(images)

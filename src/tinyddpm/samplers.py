@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import torch
 from torch import Tensor
 
 from .diffusion import EpsModel, bcast, eps_from_x0, per_sample, predict_x0, q_posterior
-from .precision import with_precision
+from .options import check_choice
+from .precision import Precision, with_precision
 from .schedules import NoiseSchedule
+
+SampleMethod = Literal["ddim", "ancestral"]  # DDIM (Song et al. 2021) or ancestral steps (Ho et al. 2020)
 
 StepFn = Callable[..., Tensor]
 Generators = torch.Generator | Sequence[torch.Generator] | None
@@ -285,7 +289,7 @@ def sample(
     schedule: NoiseSchedule,
     n: int,
     *,
-    method: str = "ddim",
+    method: SampleMethod = "ddim",
     steps: int | None = 50,
     eta: float = 0.0,
     label: Tensor | None = None,
@@ -293,7 +297,7 @@ def sample(
     generator: Generators = None,
     progress: bool = False,
     shape: tuple[int, int, int] = (1, 28, 28),
-    precision: str = "auto",
+    precision: Precision = "auto",
     device: torch.device | str | None = None,
 ) -> Tensor:
     """Generate ``n`` images from x_T ~ N(0, I) (model units, shape ``(n, *shape)``).
@@ -311,6 +315,7 @@ def sample(
     >>> x0.shape, float(x0.min()) >= -1.0, float(x0.max()) <= 1.0      # model units
     (torch.Size([2, 1, 28, 28]), True, True)
     """
+    check_choice(method, SampleMethod, "sampling method")
     dev = torch.device(device) if device is not None else model_device(eps_model)
     eps_model = with_precision(eps_model, precision, dev)  # type: ignore[assignment]
     x_T = noise_like(torch.empty((n, *shape), device=dev), generator)  # (n, C, H, W) on dev
@@ -318,12 +323,10 @@ def sample(
         ts = ancestral_timesteps(float(schedule.T), steps=steps)
         kwargs = {}
         fn: StepFn = ancestral_step
-    elif method == "ddim":
+    else:  # "ddim"
         ts = ddim_timesteps(float(schedule.T), steps or 50)
         kwargs = {"eta": eta}
         fn = ddim_step
-    else:
-        raise ValueError(f"unknown sampling method {method!r} (expected 'ancestral' or 'ddim')")
     return sample_loop(
         fn,
         eps_model,

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from .config import Config
+from .options import check_choice
 
 ScheduleKind = Literal["linear", "cosine"]
 
@@ -41,7 +42,7 @@ class ScheduleConfig(Config):
     linear schedule's end points (DDPM Sec. 4). The parameters of the other kind are ignored.
     """
 
-    kind: str = "cosine"
+    kind: ScheduleKind = "cosine"
     T: int = 1000
     s: float = 0.008
     beta_1: float = 1e-4
@@ -117,7 +118,8 @@ class NoiseSchedule:
             return cls.linear(c.T, beta_1=c.beta_1, beta_T=c.beta_T)
         if c.kind == "cosine":
             return cls.cosine(c.T, s=c.s)
-        raise ValueError(f"unknown schedule kind {c.kind!r} (expected 'linear' or 'cosine')")
+        check_choice(c.kind, ScheduleKind, "schedule kind")
+        raise AssertionError(c.kind)  # unreachable: the two kinds are handled above
 
     def config(self) -> dict:
         """The JSON form of this schedule's :class:`ScheduleConfig`: :meth:`from_config` rebuilds it."""

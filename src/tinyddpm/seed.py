@@ -28,6 +28,7 @@ from torch import Tensor, nn
 
 from .config import Config
 from .data import Batcher, pixels
+from .options import Norm, check_choice
 from .schedules import NoiseSchedule
 from .seeding import generator, seeded_init
 
@@ -116,7 +117,7 @@ def from_seed(x: Tensor) -> Tensor:
 
 
 def seed_loss(
-    net: nn.Module, x0: Tensor, s: Tensor, noise: Tensor, sched: NoiseSchedule, *, norm: str = "l1"
+    net: nn.Module, x0: Tensor, s: Tensor, noise: Tensor, sched: NoiseSchedule, *, norm: Norm = "l1"
 ) -> Tensor:
     """The student's loss: the mean of abs(eps - eps_theta(sqrt(ab_s) x0 + sqrt(1 - ab_s) eps, s)) (L1);
     ``norm="l2"``: the mean square instead (Ho et al.'s L_simple)."""
@@ -166,7 +167,7 @@ def train_seed(
     steps: int | None = None,
     flips: bool = False,
     config: SeedUNetConfig = SeedUNetConfig(),
-    loss: str = "l1",
+    loss: Norm = "l1",
     batch_size: int = 128,
     lr: float = 1e-3,
     seed: int = 0,
@@ -180,8 +181,7 @@ def train_seed(
     """
     if (minutes is None) == (steps is None):
         raise ValueError("give exactly one of minutes= and steps=")
-    if loss not in ("l1", "l2"):
-        raise ValueError(f"loss must be 'l1' or 'l2', got {loss!r}")
+    check_choice(loss, Norm, "loss")
     sched = schedule()
     x_all = to_seed(pixels(images))  # (N, 1, 32, 32)
     with seeded_init(seed):

@@ -33,7 +33,7 @@ import signal
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import torch
 import torch.distributed as dist
@@ -53,6 +53,7 @@ from .checkpoint import (
 from .config import Config
 from .data import Batcher, load_mnist, pixels, to_model
 from .files import atomic_write, open_no_follow
+from .options import Norm, check_choice
 from .schedules import NoiseSchedule, ScheduleConfig
 from .seeding import generator, seeded_init
 from .unet import UNet, UNetConfig, num_parameters
@@ -61,6 +62,11 @@ STATE_FILE = "state.safetensors"
 EMA_FILE = "ema.safetensors"
 LOG_FILE = "log.csv"
 LOCK_FILE = ".lock"
+
+
+TSampling = Literal["uniform", "mixture", "lognormal"]  # how training draws t: see sample_timesteps
+Weighting = Literal["none", "min_snr"]  # L_simple as it is, or Min-SNR-gamma (Hang et al. 2023)
+Objective = Literal["eps", "supervised"]  # diffusion (L_simple), or noisy -> clean at one sigma
 
 
 @dataclass(frozen=True)
@@ -82,11 +88,11 @@ class TrainConfig(Config):
     grad_clip: float = 1.0  # clip the gradient norm to this; 0: no clipping
     ema_decay: float = 0.999  # EMA of the weights, decay min(ema_decay, (1 + k) / (10 + k)) at step k
     p_uncond: float = 0.1  # share of labels replaced by the null class (classifier-free guidance)
-    t_sampling: str = "mixture"  # "uniform", "mixture" or "lognormal"
+    t_sampling: TSampling = "mixture"  # "uniform", "mixture" or "lognormal"
     sigma_range: tuple[float, float] = (0.02, 1.0)  # pixel units, for "mixture"
     sigma_share: float = 0.5  # share of a "mixture" batch drawn log-uniform in sigma
     lognormal: tuple[float, float] = (-1.2, 1.2)  # (P_mean, P_std) of ln sigma, model units, "lognormal"
-    weighting: str = "none"  # "none": L_simple as it is; "min_snr": Min-SNR-gamma (Hang et al. 2023)
+    weighting: Weighting = "none"  # "none": L_simple as it is; "min_snr": Min-SNR-gamma (Hang et al. 2023)
     snr_gamma: float = 5.0  # gamma of "min_snr"
     amp: bool = True  # bfloat16 autocast for the forward pass
     seed: int = 0  # initial weights, data order, noise and labels drops: all from this
@@ -94,9 +100,9 @@ class TrainConfig(Config):
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)  # the noise schedule (cosine, T = 1000)
     unet: UNetConfig = field(default_factory=UNetConfig)  # the network (1.5 M parameters by default)
     train_limit: int | None = None  # only the first N training digits (CLI --limit); None: all 60,000
-    objective: str = "eps"  # "eps": diffusion (L_simple); "supervised": noisy -> clean at one sigma
+    objective: Objective = "eps"  # "eps": diffusion (L_simple); "supervised": noisy -> clean at one sigma
     supervised_sigma: float = 0.2  # pixel units, for objective="supervised"
-    loss: str = "l2"  # "l2": L_simple (Ho et al.); "l1": mean |eps - eps_theta| (the student's choice)
+    loss: Norm = "l2"  # "l2": L_simple (Ho et al.); "l1": mean |eps - eps_theta| (the student's choice)
     augment: AugmentConfig = field(default_factory=AugmentConfig)  # off unless augment.p > 0
     init: str | None = None  # start from these weights (a shipped model's name or a file): fine-tuning
 
@@ -105,16 +111,10 @@ class TrainConfig(Config):
 
     def check(self) -> None:
         """Raise ``ValueError`` for a value no run can use (also called by :func:`train`)."""
-        if self.objective not in ("eps", "supervised"):
-            raise ValueError(f"unknown objective {self.objective!r} (expected 'eps' or 'supervised')")
-        if self.loss not in ("l2", "l1"):
-            raise ValueError(f"unknown loss {self.loss!r} (expected 'l2' or 'l1')")
-        if self.t_sampling not in ("uniform", "mixture", "lognormal"):
-            raise ValueError(
-                f"unknown t_sampling {self.t_sampling!r} (expected 'uniform', 'mixture' or 'lognormal')"
-            )
-        if self.weighting not in ("none", "min_snr"):
-            raise ValueError(f"unknown weighting {self.weighting!r} (expected 'none' or 'min_snr')")
+        check_choice(self.objective, Objective, "objective")
+        check_choice(self.loss, Norm, "loss")
+        check_choice(self.t_sampling, TSampling, "t_sampling")
+        check_choice(self.weighting, Weighting, "weighting")
         if not 0.0 <= self.sigma_share <= 1.0:
             raise ValueError(f"sigma_share must lie in [0, 1], got {self.sigma_share}")
         if self.snr_gamma <= 0:
