@@ -28,6 +28,13 @@ sees x_s; the estimators see the same image as y = x + sigma n, sigma the step's
     python benchmarks/student.py train   # ~50 min: both U-Nets, both CNNs -> runs/student/
     python benchmarks/student.py eval    # ~10 min: benchmarks/results/student.json
     python benchmarks/student.py eval-shipped   # only the shipped ddpm's rows again, after it changes
+    python benchmarks/student.py eval-range     # ~5 min: sigma 1.0 and 2.0, the shipped networks only
+
+``eval-range`` covers the rest of the student's training range (their t uniform on 50 .. 299 is
+pixel sigma from about 0.15 to about 2.2): settings (a)-(c) at sigma 1.0 and 2.0 for the shipped
+``student`` weights (the ``train`` network; the train+test+flips one is not shipped) and the
+shipped ddpm's rows, under ``wide_range``, with the exact shares of the student's draws above
+sigma 0.5 and 1.0.
 
 Writes ``benchmarks/results/student.json``.
 """
@@ -42,7 +49,7 @@ from pathlib import Path
 import torch
 
 from tinyddpm.checkpoint import load_model, pretrained, save_model
-from tinyddpm.data import load_mnist, load_sample
+from tinyddpm.data import load_mnist, load_sample, pixels
 from tinyddpm.denoise import denoise
 from tinyddpm.evaluate import machine
 from tinyddpm.metrics import predict_labels, psnr
@@ -67,6 +74,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "student"
 RESULTS = ROOT / "benchmarks" / "results"
 SIGMAS = (0.1, 0.2, 0.3, 0.5)
+WIDE_SIGMAS = (1.0, 2.0)  # eval-range: the rest of the student's training range
+T_LOW, T_HIGH = 50, 299  # the student drew their step uniformly from these, both included
 WIDTH = SeedUNetConfig(channels=(12, 24, 48, 96, 192))  # 3/8 of the student's widths
 MINUTES = 967.1 / 60  # the shipped model's first learning-curve point (ddpm_learning_curve.csv)
 CNN_STEPS = 1500
@@ -118,13 +127,15 @@ def chain(net, x_start: torch.Tensor, start: int, seed: int) -> torch.Tensor:
     return student_chain(net, x_start, start, schedule(), generator(seed, "student-chain", start))[0]
 
 
-def procedure_rows(net, x28: torch.Tensor, labels: torch.Tensor, classifier) -> list[dict]:
+def procedure_rows(
+    net, x28: torch.Tensor, labels: torch.Tensor, classifier, sigmas: tuple[float, ...] = SIGMAS
+) -> list[dict]:
     """Settings (a), (b), (c) of the module docstring, one row per sigma."""
     sched = schedule()
     ab = sched.alpha_bar[1:].float()
     x32 = to_seed(x28)  # (N, 1, 32, 32) in [-1, 1]
     rows = []
-    for sigma in SIGMAS:
+    for sigma in sigmas:
         g = generator(0, "student-noise", round(1e4 * sigma))
         eps = torch.randn(x32.shape, generator=g)
         t_star = equivalent_step(sigma)
@@ -182,19 +193,22 @@ def estimator_rows(cnns: dict, x28: torch.Tensor) -> dict:
     return out
 
 
-def shipped_rows(x28: torch.Tensor, labels: torch.Tensor, classifier) -> list[dict]:
-    """The shipped ddpm's posterior mean on the same digits at 28x28, one noise draw per sigma."""
+def shipped_rows(
+    x28: torch.Tensor, labels: torch.Tensor, classifier, sigmas: tuple[float, ...] = SIGMAS, first: int = 0
+) -> list[dict]:
+    """The shipped ddpm's posterior mean on the same digits at 28x28, one noise draw per sigma
+    (draw ``first + i`` for the i-th sigma, so that wider rows never reuse a draw)."""
     return [
         {
             "sigma": s,
             **scores28(
-                denoise(x28 + s * torch.randn(x28.shape, generator=generator(0, "shipped", i)), s),
+                denoise(x28 + s * torch.randn(x28.shape, generator=generator(0, "shipped", first + i)), s),
                 x28,
                 labels,
                 classifier,
             ),
         }
-        for i, s in enumerate(SIGMAS)
+        for i, s in enumerate(sigmas)
     ]
 
 
@@ -214,6 +228,43 @@ def evaluate_shipped() -> dict:
     result["_shipped_machine"] = machine()
     out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     print(json.dumps(result["shipped"], indent=1))
+    return result
+
+
+def student_draws() -> dict:
+    """The student's training noise in pixel sigma: their step uniform on T_LOW .. T_HIGH (both
+    included, the student's own step indices 0 .. 299), exactly, over the 250 equally likely steps."""
+    sigma = step_sigma(torch.arange(T_LOW, T_HIGH + 1))
+    return {
+        "t_low": T_LOW,
+        "t_high": T_HIGH,
+        "sigma_at_low": round(float(sigma[0]), 4),
+        "sigma_at_high": round(float(sigma[-1]), 4),
+        "share_above_0.5": round(float((sigma > 0.5).double().mean()), 4),
+        "share_above_1.0": round(float((sigma > 1.0).double().mean()), 4),
+    }
+
+
+def evaluate_range() -> dict:
+    """Settings (a)-(c) at WIDE_SIGMAS for the shipped ``student`` network and the shipped ddpm's
+    rows there, merged into student.json under ``wide_range``; the rest of the file stays."""
+    out = RESULTS / "student.json"
+    result = json.loads(out.read_text())
+    _, x28, labels = digits()
+    classifier = pretrained("classifier")[0]
+    t0 = time.perf_counter()
+    net = pretrained("student")[0]
+    result["wide_range"] = {
+        "sigmas": list(WIDE_SIGMAS),
+        "model": "train",
+        "rows": procedure_rows(net, x28, labels, classifier, WIDE_SIGMAS),
+        "shipped": shipped_rows(x28, labels, classifier, WIDE_SIGMAS, first=len(SIGMAS)),
+        "draws": student_draws(),
+        "_machine": machine(),
+        "_seconds": round(time.perf_counter() - t0, 1),
+    }
+    out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    print(json.dumps(result["wide_range"], indent=1)[:4000])
     return result
 
 
@@ -237,7 +288,7 @@ def evaluate() -> dict:
     cnns = {
         name: load_model(RUNS / f"{name}.safetensors")[0] for name in ("cnn_clean_input", "cnn_noisy_input")
     }
-    test_x = load_mnist(train=False)[0][:2000].float().div(255)[:, None]
+    test_x = pixels(load_mnist(train=False)[0][:2000])
     result["noise_level"] = estimator_rows(cnns, test_x)
     result["noise_level"]["training"] = {n: load_model(RUNS / f"{n}.safetensors")[2] for n in cnns}
     result["_seconds_eval"] = round(time.perf_counter() - t0, 1)
@@ -249,4 +300,6 @@ def evaluate() -> dict:
 
 if __name__ == "__main__":
     torch.manual_seed(0)
-    {"train": train_all, "eval": evaluate, "eval-shipped": evaluate_shipped}[sys.argv[1]]()
+    {"train": train_all, "eval": evaluate, "eval-shipped": evaluate_shipped, "eval-range": evaluate_range}[
+        sys.argv[1]
+    ]()
