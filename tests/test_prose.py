@@ -33,7 +33,7 @@ HIDDEN = [
     re.compile(r"\]\([^)]*\)|<https?://[^>]*>|https?://\S+"),  # link targets and bare URLs
     re.compile(  # references to numbered things, also ranges and lists of them
         r"\b(?:chapters?|ch\.|figures?|figs?\.|sections?|eqs?\.|equations?|algorithms?|appendix|"
-        r"theorem|table|part)\s+\d+(?:\s*(?:-|–|,|and|or|to)\s*\d+)*",
+        r"theorem|table|part|exercises?)\s+\d+(?:\s*(?:-|–|,|and|or|to)\s*\d+)*",
         re.I,
     ),
     re.compile(r"^\s*\d+\.\s", re.M),  # ordered-list markers
