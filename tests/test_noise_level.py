@@ -1,15 +1,9 @@
 import pytest
 import torch
 
+from tinyddpm.clipping import censored_sigma, detect_clipping, truncated_normal_mean, unclip
 from tinyddpm.data import add_noise, load_sample
-from tinyddpm.noise_level import (
-    censored_sigma,
-    detect_clipping,
-    estimate_sigma,
-    estimate_sigma_mad,
-    truncated_normal_mean,
-    unclip,
-)
+from tinyddpm.noise_level import estimate_sigma, estimate_sigma_mad
 
 
 def test_pure_noise_is_estimated_without_bias():

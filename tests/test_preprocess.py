@@ -11,10 +11,10 @@ from tinyddpm.preprocess import (
     CENTRE,
     SIZE,
     DigitError,
-    _weights,
     normalize,
     synthetic_photo,
 )
+from tinyddpm.resample import resample_weights
 
 
 @pytest.fixture(scope="module")
@@ -82,13 +82,13 @@ def test_mnist_form_input_is_kept_as_it_is(digits):
     assert np.allclose(rec.to_image(d), 1 - x[5], atol=1e-6)
 
 
-def test_resampling_weights():
+def test_resamplingresample_weights():
     """Area averaging when reducing (weights of each output sum to 1, a whole factor f gives
     sum w^2 = 1 / f), Keys' cubic when enlarging (reproduces a linear ramp exactly)."""
-    w = _weights(SIZE, 84, 1 / 3, 0.0)  # 84 input pixels -> 28, factor 3
+    w = resample_weights(SIZE, 84, 1 / 3, 0.0)  # 84 input pixels -> 28, factor 3
     assert np.allclose(w.sum(1), 1) and np.allclose((w**2).sum(1), 1 / 3)
     assert np.array_equal(np.flatnonzero(w[0]), [0, 1, 2])
-    up = _weights(100, SIZE, 100 / SIZE, 0.0)  # enlarging
+    up = resample_weights(100, SIZE, 100 / SIZE, 0.0)  # enlarging
     ramp = np.arange(SIZE) + 0.5
     inside = slice(8, 92)  # away from the ends, where the kernel runs off the input
     y = (np.arange(100) + 0.5) * SIZE / 100

@@ -35,10 +35,11 @@ import torch
 from torch import Tensor
 
 from .checkpoint import pretrained
+from .clipping import unclip
 from .data import to_model, to_pixels
 from .diffusion import EpsModel
 from .io import MAX_PIXELS, as_batch, read_picture
-from .noise_level import estimate_sigma, unclip
+from .noise_level import estimate_sigma
 from .options import check_choice
 from .precision import AUTO_FP32_BELOW_SIGMA, Precision, with_precision
 from .preprocess import Normalization, normalize
@@ -468,7 +469,7 @@ def denoise_image(
     averages the noise (see :mod:`tinyddpm.preprocess`). With ``"auto"`` the picture's sigma is
     fitted on its background (clipping-aware); a 28x28 picture's on the digit itself
     (:func:`tinyddpm.noise_level.estimate_sigma`). Clipped 28x28 inputs (8-bit files) have their
-    clipped pixels replaced by their expected value first (:func:`tinyddpm.noise_level.unclip`).
+    clipped pixels replaced by their expected value first (:func:`tinyddpm.clipping.unclip`).
     ``kwargs`` go to :func:`denoise` (``method``, ``model``, ``schedule``, ``seed``, ``precision``, ...).
     Raises :class:`tinyddpm.preprocess.DigitError` for pictures that hold no single digit.
 

@@ -22,8 +22,8 @@ polarity and background. The steps:
    (and before any work, a picture longer than ``MAX_ASPECT``:1); components are labelled in time
    linear in the analysis copy's pixels, which is at most about 160 x 240;
 5. noise: sigma of the picture by maximum likelihood of a censored normal on the background
-   pixels (:func:`tinyddpm.noise_level.censored_sigma`), clipped background pixels replaced by
-   their expected value (:func:`tinyddpm.noise_level.truncated_normal_mean`);
+   pixels (:func:`tinyddpm.clipping.censored_sigma`), clipped background pixels replaced by
+   their expected value (:func:`tinyddpm.clipping.truncated_normal_mean`);
 6. crop, scale, centre: the ink's bounding box scaled so its longer side is 20 px (area
    averaging, i.e. anti-aliasing, when reducing; Keys' cubic when enlarging), translated so the
    centre of mass lands on MNIST's (pixel 14, 14 in 0-based indices);
@@ -59,10 +59,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .clipping import censored_sigma, detect_clipping, truncated_normal_mean
 from .io import ImageError
-from .noise_level import censored_sigma, detect_clipping, truncated_normal_mean
+from .resample import SIZE, normalised, quadratic_design, quadratic_surface, resample, resample_weights
 
-SIZE = 28  # MNIST's field
 BOX = 20  # the longer side of the ink's bounding box, in MNIST pixels
 CENTRE = 14.5  # MNIST's centre of mass (pixel 14 in 0-based indices; continuous coordinates)
 MNIST_INK = 0.957  # mean over MNIST digits of the median of their pixels above half their maximum
@@ -124,7 +124,7 @@ class Normalization:
 
     def background_image(self) -> np.ndarray:
         """The fitted background (uneven light) over the whole picture: (H, W) float32."""
-        return _background(self.background, self.shape, (0, self.shape[0]), (0, self.shape[1]))
+        return quadratic_surface(self.background, self.shape, (0, self.shape[0]), (0, self.shape[1]))
 
     def apply(self, pixels: np.ndarray) -> np.ndarray:
         """A picture of the same frame through this record's steps, nothing estimated: (28, 28) float32.
@@ -135,7 +135,7 @@ class Normalization:
         sign = -1.0 if self.inverted else 1.0
         signal = sign * (np.asarray(pixels, dtype=np.float64) - self.background_image())
         (cy, cx), s = self.centre, self.scale
-        digit, _ = _resample(signal, CENTRE - cy * s, CENTRE - cx * s, s)
+        digit, _ = resample(signal, CENTRE - cy * s, CENTRE - cx * s, s)
         return (digit / self.ink).astype(np.float32)
 
     def to_image(self, digit: np.ndarray) -> np.ndarray:
@@ -147,8 +147,8 @@ class Normalization:
         d = np.asarray(digit, dtype=np.float64).reshape(SIZE, SIZE)
         (h, w), (cy, cx) = self.shape, self.centre
         s = self.scale  # picture Y -> field (Y - c) s + CENTRE, i.e. Y = (field - (c - CENTRE / s)) / (1 / s)
-        wy = _weights(h, SIZE, 1 / s, cy - CENTRE / s)  # (H, 28)
-        wx = _weights(w, SIZE, 1 / s, cx - CENTRE / s)  # (W, 28)
+        wy = resample_weights(h, SIZE, 1 / s, cy - CENTRE / s)  # (H, 28)
+        wx = resample_weights(w, SIZE, 1 / s, cx - CENTRE / s)  # (W, 28)
         ink = (wy @ d @ wx.T).astype(np.float32)  # (H, W)
         sign = -1.0 if self.inverted else 1.0
         return np.clip(self.background_image() + sign * self.ink * ink, 0, 1)
@@ -156,66 +156,6 @@ class Normalization:
     def describe(self) -> str:
         """The steps on one line."""
         return "; ".join(self.steps)
-
-
-# ---- resampling ---------------------------------------------------------------------------
-def _keys(t: np.ndarray) -> np.ndarray:
-    """Keys' (1981) cubic convolution kernel, a = -0.5."""
-    t = np.abs(t)
-    return np.where(
-        t <= 1, 1.5 * t**3 - 2.5 * t**2 + 1, np.where(t < 2, -0.5 * t**3 + 2.5 * t**2 - 4 * t + 2, 0.0)
-    )
-
-
-def _weights(n_out: int, n_in: int, gain: float, offset: float) -> np.ndarray:
-    """(n_out, n_in) resampling weights for the map in = (out - offset) / gain.
-
-    Output pixel i (centre i + 0.5) reads the input around Y = (i + 0.5 - offset) / gain. Reducing
-    (gain < 1): the mean over the footprint [Y - 1 / (2 gain), Y + 1 / (2 gain)], i.e. each input
-    pixel weighted by its overlap (area averaging, the anti-aliasing); enlarging: Keys' cubic
-    interpolation at Y. Input pixels outside [0, n_in) count as 0 (background) and get no weight.
-    """
-    y = (np.arange(n_out) + 0.5 - offset) / gain  # (n_out,) input coordinates
-    k = np.arange(n_in)
-    if gain <= 1:
-        half = 0.5 / gain
-        lo, hi = y[:, None] - half, y[:, None] + half
-        overlap = np.clip(np.minimum(hi, k + 1) - np.maximum(lo, k), 0, None)  # (n_out, n_in)
-        return overlap * gain
-    return _keys(y[:, None] - (k + 0.5))  # (n_out, n_in)
-
-
-def _resample(image: np.ndarray, offset_r: float, offset_c: float, gain: float) -> tuple[np.ndarray, float]:
-    """The 28x28 field of ``image`` under in = (out - offset) / gain, and its noise gain.
-
-    Returns (digit (28, 28), sqrt of the mean over output pixels of sum_k w_k^2): the std of the
-    output for white noise of unit std in the input (pixels outside the picture carry none).
-    """
-    wy = _weights(SIZE, image.shape[0], gain, offset_r)  # (28, H)
-    wx = _weights(SIZE, image.shape[1], gain, offset_c)  # (28, W)
-    rows, cols = np.flatnonzero(wy.any(0)), np.flatnonzero(wx.any(0))
-    if len(rows) == 0 or len(cols) == 0:
-        return np.zeros((SIZE, SIZE)), 0.0
-    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    digit = wy[:, r0:r1] @ image[r0:r1, c0:c1] @ wx[:, c0:c1].T  # (28, 28)
-    energy = np.outer((wy**2).sum(1), (wx**2).sum(1))  # (28, 28) variance per unit input variance
-    return digit, float(np.sqrt(energy[energy > 0].mean()))
-
-
-def _background(
-    coef: tuple[float, ...], shape: tuple[int, int], rows: tuple[int, int], cols: tuple[int, int]
-):
-    """The quadratic background over picture rows [r0, r1) x cols [c0, c1): float32 array."""
-    h, w = shape
-    v = (2 * (np.arange(*rows) + 0.5) / h - 1)[:, None].astype(np.float32)  # (R, 1)
-    u = (2 * (np.arange(*cols) + 0.5) / w - 1)[None].astype(np.float32)  # (1, C)
-    c = np.asarray(coef, dtype=np.float32)
-    return c[0] + c[1] * u + c[2] * v + c[3] * u * u + c[4] * u * v + c[5] * v * v
-
-
-def _design(v: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """(n, 6) quadratic design matrix of normalised coordinates."""
-    return np.stack([np.ones_like(u), u, v, u * u, u * v, v * v], axis=1)
 
 
 # ---- analysis at low resolution -----------------------------------------------------------
@@ -247,7 +187,7 @@ def _blur(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (conv(t, kernel) / total).numpy(), rel.numpy()
 
 
-def _fit_background(work: np.ndarray, k: int, shape: tuple[int, int]) -> np.ndarray:
+def _fitquadratic_surface(work: np.ndarray, k: int, shape: tuple[int, int]) -> np.ndarray:
     """Quadratic background of the picture from the analysis copy: (6,) coefficients.
 
     Block medians on a grid of about 16 x 16 blocks. Starting from a flat background at their
@@ -261,9 +201,9 @@ def _fit_background(work: np.ndarray, k: int, shape: tuple[int, int]) -> np.ndar
         for c in range(0, w - bw // 2, bw):
             blk = work[r : r + bh, c : c + bw]
             meds.append(np.median(blk))
-            vs.append(2 * (r + blk.shape[0] / 2) * k / shape[0] - 1)
-            us.append(2 * (c + blk.shape[1] / 2) * k / shape[1] - 1)
-    z, x = np.asarray(meds), _design(np.asarray(vs), np.asarray(us))
+            vs.append(normalised((r + blk.shape[0] / 2) * k, shape[0]))  # the block's centre
+            us.append(normalised((c + blk.shape[1] / 2) * k, shape[1]))
+    z, x = np.asarray(meds), quadratic_design(np.asarray(vs), np.asarray(us))
     coef = np.array([np.median(z), 0, 0, 0, 0, 0], dtype=np.float64)  # start: a flat background
     keep = np.zeros(len(z), dtype=bool)
     for _ in range(10):
@@ -322,10 +262,10 @@ class _Ink:
 def _find_ink(work: np.ndarray, coef: np.ndarray, k: int, shape: tuple[int, int], source: str):
     """Polarity and the digit's ink at the analysis resolution, with the refusals; -> (_Ink, inverted)."""
     h, w = work.shape
-    v = 2 * (np.arange(h) + 0.5) * k / shape[0] - 1  # the picture's normalised coordinates
-    u = 2 * (np.arange(w) + 0.5) * k / shape[1] - 1
+    v = normalised((np.arange(h) + 0.5) * k, shape[0])  # the picture's normalised coordinates
+    u = normalised((np.arange(w) + 0.5) * k, shape[1])
     vv, uu = np.meshgrid(v, u, indexing="ij")
-    bg = (_design(vv.ravel(), uu.ravel()) @ coef).reshape(h, w)
+    bg = (quadratic_design(vv.ravel(), uu.ravel()) @ coef).reshape(h, w)
     blurred, rel = _blur(work)
     r = blurred - bg
     z = r / rel  # noise of one std everywhere, edges included
@@ -396,8 +336,8 @@ def _picture_sigma(pixels: np.ndarray, coef: np.ndarray, near: np.ndarray, k: in
     if len(rr) < 50:
         return float("nan")
     c = np.asarray(coef)
-    v, u = 2 * (rr + 0.5) / h - 1, 2 * (cc + 0.5) / w - 1
-    bg = _design(v, u) @ c
+    v, u = normalised(rr + 0.5, h), normalised(cc + 0.5, w)
+    bg = quadratic_design(v, u) @ c
     res = torch.from_numpy(pixels[rr, cc] - bg)[None]  # (1, P) residuals
     lower = torch.from_numpy(bounds[0] - bg)[None]
     upper = torch.from_numpy(bounds[1] - bg)[None]
@@ -440,7 +380,7 @@ def normalize(pixels: np.ndarray, *, source: str = "image") -> tuple[np.ndarray,
             raise DigitError(f"{source}: no ink found (a blank 28x28 picture)")
         return _mnist_form(a, clipped, quantized)
     work, k = _analysis_copy(a)
-    coef = _fit_background(work, k, a.shape)
+    coef = _fitquadratic_surface(work, k, a.shape)
     ink, inverted = _find_ink(work, coef, k, a.shape, source)
     box = _box(ink.mask, k, a.shape, source)
     bounds = (float(clip.lower[0]), float(clip.upper[0]), float(clip.step[0]))
@@ -449,7 +389,7 @@ def normalize(pixels: np.ndarray, *, source: str = "image") -> tuple[np.ndarray,
     scale = BOX / max(box[2] - box[0], box[3] - box[1])
     signal = _signal(a, coef, ink.near, k, sign, sigma, bounds)  # (H, W) ink positive, background 0
     centre = _centre(signal, box, scale)
-    digit, gain = _resample(signal, CENTRE - centre[0] * scale, CENTRE - centre[1] * scale, scale)
+    digit, gain = resample(signal, CENTRE - centre[0] * scale, CENTRE - centre[1] * scale, scale)
     contrast = _contrast(digit)
     steps = (
         f"{a.shape[1]}x{a.shape[0]} picture",
@@ -520,7 +460,7 @@ def _signal(a: np.ndarray, coef: np.ndarray, near: np.ndarray, k: int, sign: flo
     their expected value given that they were clipped, E[Y | Y >= upper] with Y ~ N(background,
     sigma^2): clipping biases the mean of the paper, which the 28x28 digit would show as grey.
     """
-    bg = _background(tuple(coef), a.shape, (0, a.shape[0]), (0, a.shape[1])).astype(np.float64)
+    bg = quadratic_surface(tuple(coef), a.shape, (0, a.shape[0]), (0, a.shape[1])).astype(np.float64)
     side = 0 if sign > 0 else 1  # the background's side: 0 for a dark background, 1 for paper
     if math.isnan(sigma) or sigma <= 0 or not np.isfinite(bounds[side]):
         return sign * (a - bg)
@@ -544,7 +484,7 @@ def _centre(signal: np.ndarray, box: tuple[int, int, int, int], scale: float) ->
     a quarter of its 99th percentile (noise elsewhere would pull the centre to the middle).
     """
     cy, cx = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    d, _ = _resample(signal, CENTRE - cy * scale, CENTRE - cx * scale, scale)
+    d, _ = resample(signal, CENTRE - cy * scale, CENTRE - cx * scale, scale)
     wgt = np.where(d > 0.25 * np.quantile(d, 0.99), d, 0.0)
     pos = np.arange(SIZE) + 0.5
     m = wgt.sum()
@@ -605,7 +545,7 @@ def synthetic_photo(
     paper = rng.uniform(0.7, 0.92) if dark else rng.uniform(0.08, 0.3)
     ink = rng.uniform(0.05, 0.3) if dark else rng.uniform(0.7, 0.95)
     g, theta = rng.uniform(0, 0.2), rng.uniform(0, 2 * np.pi)
-    v, u = np.meshgrid(2 * (np.arange(h) + 0.5) / h - 1, 2 * (np.arange(w) + 0.5) / w - 1, indexing="ij")
+    v, u = np.meshgrid(normalised(np.arange(h) + 0.5, h), normalised(np.arange(w) + 0.5, w), indexing="ij")
     light = paper + 0.5 * g * (np.cos(theta) * u + np.sin(theta) * v)
     clean = np.clip(light + (ink - paper) * canvas, 0, 1)
     sigma = float(rng.uniform(*noise))
