@@ -14,8 +14,9 @@ from tinyddpm.checkpoint import load_tensors
 from tinyddpm.data import load_sample
 from tinyddpm.denoise import denoise
 from tinyddpm.evaluate import TEST_SIGMAS, evaluate_denoiser
+from tinyddpm.runs import STATE_FILE
 from tinyddpm.schedules import NoiseSchedule
-from tinyddpm.train import STATE_FILE, TrainConfig
+from tinyddpm.train import TrainConfig
 from tinyddpm.unet import UNet, UNetConfig
 
 SIGMAS = TEST_SIGMAS  # the noise levels of MODELS.md, which shows this curve

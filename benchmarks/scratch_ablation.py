@@ -45,7 +45,8 @@ from tinyddpm.data import load_mnist, pixels
 from tinyddpm.denoise import denoise
 from tinyddpm.evaluate import generate, machine, noisy_set, sample_scores
 from tinyddpm.metrics import classifier_features, psnr
-from tinyddpm.train import STATE_FILE, TrainConfig, quick_config, train
+from tinyddpm.runs import STATE_FILE
+from tinyddpm.train import TrainConfig, quick_config, train
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))

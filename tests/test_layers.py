@@ -40,7 +40,7 @@ LAYERS: list[set[str]] = [
     {"samplers", "noise_level", "preprocess"},  # reverse chain, sigma estimators, photos to MNIST form
     {"denoise", "generate", "interop", "baselines", "supervised", "evaluate"},  # jobs, rivals, measurement
     {"export"},  # the denoiser as an ONNX file for the book's page
-    {"train"},  # training (imports torch.distributed)
+    {"runs", "train"},  # training (imports torch.distributed)
     {"cli", "__init__", "__main__"},  # entry points
 ]
 RANK = {m: i for i, layer in enumerate(LAYERS) for m in layer}

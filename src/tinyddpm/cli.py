@@ -352,7 +352,8 @@ def train_config_from_args(a: argparse.Namespace) -> TrainConfig:
 
 
 def cmd_train(a: argparse.Namespace) -> None:
-    from .train import RunBusyError, train
+    from .runs import RunBusyError
+    from .train import train
 
     cfg = train_config_from_args(a)
     try:

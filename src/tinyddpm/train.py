@@ -25,11 +25,8 @@ loop that strings them together).
 
 from __future__ import annotations
 
-import csv
-import fcntl
 import math
 import os
-import signal
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,27 +39,26 @@ from torch import Tensor, nn
 from . import diffusion
 from .augment import AugmentConfig, augment
 from .checkpoint import (
-    CheckpointError,
     load_model,
-    load_tensors,
     pretrained_path,
     save_model,
-    save_tensors,
     sha256_file,
 )
 from .config import Config
 from .data import Batcher, load_mnist, pixels, to_model
-from .files import atomic_write, open_no_follow
 from .options import Norm, check_choice
+from .runs import (
+    RunFolder,
+    StopFlag,
+    all_reduce_mean,
+    dist_info,
+    maybe_init_distributed,
+    parallel,
+    run_device,
+)
 from .schedules import NoiseSchedule, ScheduleConfig
 from .seeding import generator, seeded_init
 from .unet import UNet, UNetConfig, num_parameters
-
-STATE_FILE = "state.safetensors"
-EMA_FILE = "ema.safetensors"
-LOG_FILE = "log.csv"
-LOCK_FILE = ".lock"
-
 
 TSampling = Literal["uniform", "mixture", "lognormal"]  # how training draws t: see sample_timesteps
 Weighting = Literal["none", "min_snr"]  # L_simple as it is, or Min-SNR-gamma (Hang et al. 2023)
@@ -218,167 +214,6 @@ def train_step(
     return loss.detach()
 
 
-class RunBusyError(RuntimeError):
-    """Another live process holds the run folder's lock."""
-
-
-class RunFolder:
-    """A training run's folder, owned by one process at a time: lock, log, resumable state.
-
-    ``acquire()`` takes an exclusive ``fcntl.flock`` on ``.lock`` (the OS releases it when the
-    holder dies, so a SIGKILLed run never blocks its own resume) and raises
-    :class:`RunBusyError` naming the holder's pid when another process has it.
-    """
-
-    def __init__(self, path: str | os.PathLike, cfg: TrainConfig) -> None:
-        self.path, self.cfg = Path(path), cfg
-        self.state, self.ema, self.log = self.path / STATE_FILE, self.path / EMA_FILE, self.path / LOG_FILE
-        self._lock: Any = None
-
-    def acquire(self) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        f = open_no_follow(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, "r+")  # held while the run lives
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "unknown"
-            f.close()
-            raise RunBusyError(f"{self.path}: in use by another training run (pid {holder})") from None
-        f.seek(0)
-        f.truncate()
-        f.write(str(os.getpid()))
-        f.flush()
-        self._lock = f
-        for name in (STATE_FILE, EMA_FILE):
-            for stale in self.path.glob(f".{name}.*.tmp"):  # left by a write that was killed
-                stale.unlink(missing_ok=True)
-
-    def release(self) -> None:
-        if self._lock is not None:
-            self._lock.close()  # closing the file drops the flock
-            self._lock = None
-
-    def restore(self, model: nn.Module, ema: nn.Module, opt: torch.optim.Optimizer) -> tuple[int, float]:
-        """Load the last state into the modules; returns (step, elapsed seconds); (0, 0) if none.
-
-        The saved run's config must equal this run's except for ``steps``: a resumed run may be
-        given more or fewer steps. The learning rate's cosine decay is then aimed at the new total
-        from the step reached on (:func:`learning_rate`); a total at or below that step trains no
-        further and only writes the EMA weights.
-        """
-        if not self.state.exists():
-            return 0, 0.0
-        tensors, header = load_tensors(self.state)
-        if header.get("kind") != "train_state":
-            raise CheckpointError(self.state, "not a training state file")
-        try:
-            saved = TrainConfig.from_dict(header.get("train_config") or {})
-            same = replace(saved, steps=self.cfg.steps) == self.cfg
-        except (TypeError, ValueError):
-            same = False
-        if not same:
-            raise CheckpointError(
-                self.state,
-                "was written by a run with a different TrainConfig (only steps may change on resume); "
-                "use another --out folder",
-            )
-        model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        ema.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-        state: dict[int, dict[str, Tensor]] = {}
-        for k, v in tensors.items():
-            if k.startswith("opt."):
-                _, idx, name = k.split(".", 2)
-                state.setdefault(int(idx), {})[name] = v
-        opt.load_state_dict({"state": state, "param_groups": opt.state_dict()["param_groups"]})
-        return int(header["step"]), float(header.get("elapsed_s", 0.0))
-
-    def save(
-        self, model: nn.Module, ema: nn.Module, opt: torch.optim.Optimizer, step: int, elapsed: float
-    ) -> None:
-        """Atomically write the resumable state: weights, EMA weights, optimizer moments, step."""
-        tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
-        tensors.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
-        for idx, st in opt.state_dict()["state"].items():
-            for k, v in st.items():
-                tensors[f"opt.{idx}.{k}"] = torch.as_tensor(v)
-        header = {
-            "format": 1,
-            "kind": "train_state",
-            "train_config": self.cfg.to_dict(),
-            "step": step,
-            "elapsed_s": elapsed,
-        }
-        save_tensors(self.state, tensors, header)
-
-    def truncate_log(self, step: int) -> None:
-        """Drop log rows past ``step`` (written after the checkpoint a resumed run restarts from)."""
-        rows = [["step", "loss", "lr", "elapsed_s"]]
-        if self.log.exists():
-            with open_no_follow(self.log, os.O_RDONLY, "r") as f:
-                rows = [r for i, r in enumerate(csv.reader(f)) if i == 0 or int(r[0]) <= step]
-
-        def write(tmp: str) -> None:
-            with open(tmp, "w", newline="") as f:
-                csv.writer(f).writerows(rows)
-
-        atomic_write(self.log, write)  # replaces the entry: a link named log.csv is not followed
-
-    def append_log(self, rows: list[list[Any]]) -> None:
-        with open_no_follow(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, "a") as f:
-            csv.writer(f).writerows(rows)
-
-
-def _dist_info() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def _maybe_init_distributed() -> bool:
-    """Join the process group when launched by torchrun (WORLD_SIZE > 1). Returns True if joined."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
-        return True
-    return False
-
-
-def _device(device: str | torch.device | None, rank: int, world: int) -> torch.device:
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if dev.type == "cuda" and world > 1:
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", rank)))
-        dev = torch.device("cuda", torch.cuda.current_device())
-    return dev
-
-
-def _all_reduce_mean(v: float, world: int, device: torch.device) -> float:
-    if world == 1:
-        return v
-    x = torch.tensor([v], device=device)
-    dist.all_reduce(x)
-    return float(x) / world
-
-
-class _StopFlag:
-    """SIGINT / SIGTERM set a flag (the loop saves and returns) instead of killing the run."""
-
-    def __enter__(self) -> _StopFlag:
-        self.signal, self._old = None, {}
-        try:  # every rank: torchrun forwards SIGTERM to all workers; the flag is all-reduced
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._set)
-        except ValueError:  # not the main thread: no handlers
-            self._old = {}
-        return self
-
-    def _set(self, signum: int, _frame: Any) -> None:
-        self.signal = signum
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, h in self._old.items():
-            signal.signal(sig, h)
-
-
 def _build(cfg: TrainConfig, dev: torch.device) -> tuple[UNet, UNet, torch.optim.Optimizer]:
     """The network, its EMA copy and AdamW; the initial weights are the only draws from torch's
     default RNG, forked and seeded with ``cfg.seed`` (the same on every worker)."""
@@ -403,12 +238,6 @@ def _init_weights(cfg: TrainConfig) -> dict[str, Tensor]:
     if start.config != cfg.unet:
         raise ValueError(f"init weights {cfg.init!r} have another architecture ({start.config}) than the run")
     return start.state_dict()
-
-
-def _parallel(model: nn.Module, dev: torch.device, world: int) -> nn.Module:
-    if world == 1:
-        return model
-    return nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
 
 
 def _run_info(cfg: TrainConfig, step: int, wall_s: float, model: nn.Module, world: int) -> dict[str, Any]:
@@ -436,11 +265,11 @@ def _run_info(cfg: TrainConfig, step: int, wall_s: float, model: nn.Module, worl
     return info
 
 
-def _halt(stop: _StopFlag, t_start: float, max_minutes: float | None, world: int, dev: torch.device) -> bool:
+def _halt(stop: StopFlag, t_start: float, max_minutes: float | None, world: int, dev: torch.device) -> bool:
     """Whether to stop after this step: a signal arrived, or ``max_minutes`` of wall time passed in
     this sitting (on any worker: the decision is all-reduced, so every worker stops together)."""
     out_of_time = max_minutes is not None and time.time() - t_start > 60 * max_minutes
-    return _all_reduce_mean(float(bool(stop.signal) or out_of_time), world, dev) > 0
+    return all_reduce_mean(float(bool(stop.signal) or out_of_time), world, dev) > 0
 
 
 def _checked(data: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
@@ -480,11 +309,11 @@ def train(
     from tqdm.auto import tqdm
 
     cfg.check()
-    joined = _maybe_init_distributed()
-    rank, world = _dist_info()
+    joined = maybe_init_distributed()
+    rank, world = dist_info()
     if cfg.batch_size % world:
         raise ValueError(f"batch size {cfg.batch_size} is not divisible by {world} workers")
-    dev = _device(device, rank, world)
+    dev = run_device(device, rank, world)
     run = RunFolder(out_dir, cfg)
     if rank == 0:
         run.acquire()
@@ -494,7 +323,7 @@ def train(
     batcher = Batcher(len(images), cfg.batch_size, cfg.seed)
     model, ema, opt = _build(cfg, dev)
     step, elapsed = run.restore(model, ema, opt)
-    net = _parallel(model, dev, world)
+    net = parallel(model, dev, world)
     mine = slice(rank * cfg.batch_size // world, (rank + 1) * cfg.batch_size // world)
     if rank == 0:
         run.truncate_log(step)
@@ -502,13 +331,13 @@ def train(
     bar = tqdm(total=cfg.steps, initial=step, disable=not progress or rank != 0, desc="train", mininterval=2)
     halt = False
     try:
-        with _StopFlag() as stop:
+        with StopFlag() as stop:
             while step < cfg.steps and not halt:
                 # the batch of this step: a function of (seed, step); this worker's slice of it
                 b = training_batch(cfg, step, images, labels, batcher, schedule)
                 b = Batch(*(None if v is None else v[mine].to(dev) for v in b))
                 # forward backward update (and the EMA)
-                loss = _all_reduce_mean(float(train_step(net, ema, opt, b, schedule, cfg, step)), world, dev)
+                loss = all_reduce_mean(float(train_step(net, ema, opt, b, schedule, cfg, step)), world, dev)
                 step += 1
                 # timing and logging
                 now = elapsed + time.time() - t_start
