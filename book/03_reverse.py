@@ -33,10 +33,13 @@ if "google.colab" in sys.modules:
 # clean digit in hand the reverse step is simple. By Bayes' rule on Gaussians,
 # $q(x_{t-1} \mid x_t, x_0)$ is a Gaussian whose mean is a fixed blend of $x_t$ and $x_0$
 # (DDPM {cite}`ho2020ddpm`, Eqs. 6-7; `tinyddpm.diffusion.q_posterior`). So everything hinges on
-# one learned ingredient: a guess of $x_0$ from $x_t$. This chapter is about learning it.
+# one learned ingredient: a guess of $x_0$ from $x_t$. This chapter is about learning it: the
+# loss and where it comes from, why it makes a denoiser, the network, and its training.
+# Symbols are listed on the {doc}`notation` page.
 
-# %%
+# %% tags=["hide-input"]
 import csv
+import math
 import tempfile
 import textwrap
 import time
@@ -46,19 +49,18 @@ import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
 from myst_nb import glue
+from torch.distributions import Normal, kl_divergence
 
 import tinyddpm
-from tinyddpm import diffusion, viz
+from tinyddpm import diffusion, samplers, viz
 from tinyddpm.analytic import GaussianEps, gaussian_posterior
-from tinyddpm.book_data import HTMLTable, results_path
+from tinyddpm.book_data import HTMLTable, read_json, results_path
 from tinyddpm.checkpoint import load_model, pretrained_path
 from tinyddpm.metrics import psnr
 from tinyddpm.train import quick_config, train
-from tinyddpm.unet import num_parameters, summary
+from tinyddpm.unet import num_parameters, summary, timestep_embedding
 
-
-
-
+MNIST_TRAINING_DIGITS = 60_000  # the size of MNIST's training split; TrainConfig.train_limit=None uses all of it
 x, labels = tinyddpm.load_sample()  # 1,000 MNIST test digits in [0, 1], 100 per class
 
 # %% [markdown]
@@ -78,6 +80,148 @@ x, labels = tinyddpm.load_sample()  # 1,000 MNIST test digits in [0, 1], 100 per
 # :pyobject: loss
 # ```
 #
+# ## Where the loss comes from: the variational bound
+#
+# Ho et al. did not pick this loss by taste. A diffusion model is a latent-variable model, like
+# the VAE of chapter 1: the latents are $x_1, \dots, x_T$, the "encoder" is the fixed forward
+# chain $q$, and the "decoder" is the learned reverse chain
+# $p_\theta(x_{0:T}) = p(x_T) \prod_{t \ge 1} p_\theta(x_{t-1} \mid x_t)$, with
+# $p(x_T) = \mathcal N(0, I)$. Its likelihood $p_\theta(x_0)$ integrates over every path and
+# cannot be computed, but it has the same kind of lower bound as a VAE's (the ELBO)
+# {cite}`sohl2015deep,kingma2014vae`, and its negative splits into one term per step
+# (DDPM {cite}`ho2020ddpm`, Eq. 5):
+#
+# $$ -\log p_\theta(x_0) \le \mathbb E_q\Big[\underbrace{\mathrm{KL}\big(q(x_T \mid x_0)\,\Vert\,p(x_T)\big)}_{L_T} + \sum_{t>1} \underbrace{\mathrm{KL}\big(q(x_{t-1} \mid x_t, x_0)\,\Vert\,p_\theta(x_{t-1} \mid x_t)\big)}_{L_{t-1}} \underbrace{-\,\log p_\theta(x_0 \mid x_1)}_{L_0}\Big]. $$
+#
+# ```{admonition} Derivation: the bound, term by term
+# :class: dropdown
+#
+# Jensen's inequality ($\log \mathbb E \ge \mathbb E \log$), with the forward chain as the
+# distribution of the latents:
+#
+# $$ -\log p_\theta(x_0) = -\log \mathbb E_{q(x_{1:T} \mid x_0)}\Big[\frac{p_\theta(x_{0:T})}{q(x_{1:T} \mid x_0)}\Big] \le \mathbb E_q\Big[-\log p(x_T) - \sum_{t \ge 1} \log \frac{p_\theta(x_{t-1} \mid x_t)}{q(x_t \mid x_{t-1})}\Big]. $$
+#
+# The forward chain is Markov, so $q(x_t \mid x_{t-1}) = q(x_t \mid x_{t-1}, x_0)$, and by
+# Bayes' rule, for $t > 1$,
+#
+# $$ q(x_t \mid x_{t-1}, x_0) = \frac{q(x_{t-1} \mid x_t, x_0)\; q(x_t \mid x_0)}{q(x_{t-1} \mid x_0)}. $$
+#
+# Put into the sum, the ratios $q(x_t \mid x_0) / q(x_{t-1} \mid x_0)$ telescope to
+# $q(x_T \mid x_0) / q(x_1 \mid x_0)$, and $q(x_1 \mid x_0)$ cancels against the denominator of
+# the $t = 1$ term. What is left is
+#
+# $$ \mathbb E_q\Big[\log \frac{q(x_T \mid x_0)}{p(x_T)} + \sum_{t>1} \log \frac{q(x_{t-1} \mid x_t, x_0)}{p_\theta(x_{t-1} \mid x_t)} - \log p_\theta(x_0 \mid x_1)\Big], $$
+#
+# and the expectation of each log-ratio is a KL divergence: $L_T + \sum_{t>1} L_{t-1} + L_0$.
+# ```
+#
+# $L_T$ has no parameters: chapter 2 measured it with `diffusion.prior_kl`, and the cosine
+# schedule makes it negligible. $L_0$ scores the last step against the data (Ho et al. use a
+# decoder over the discrete pixel values; tinyddpm's last step simply returns $\hat x_0$ and
+# the book does not compute it). Everything that trains is in the $L_{t-1}$, and each compares
+# two Gaussians. The first is the forward posterior of chapter 2, with mean $\tilde\mu_t$ and
+# variance $\tilde\beta_t$. The second is the network's reverse step,
+# $p_\theta(x_{t-1} \mid x_t) = \mathcal N(\mu_\theta(x_t, t), \tilde\beta_t I)$: its variance
+# is not learned, and tinyddpm takes the forward posterior's own $\tilde\beta_t$
+# (`samplers.ancestral_step` draws with the variance that `q_posterior` returns; Ho et al. found
+# $\beta_t$ about as good). With equal variances, the KL divergence of two Gaussians is a scaled
+# squared distance between their means,
+#
+# $$ L_{t-1} = \frac{1}{2\tilde\beta_t}\, \big\lVert \tilde\mu_t(x_t, x_0) - \mu_\theta(x_t, t) \big\rVert^2 $$
+#
+# (Ho et al.'s Eq. 8 adds a constant $C$, for any variance; with $\tilde\beta_t$ on both sides
+# $C = 0$). Written with the noise instead of $x_0$ (the algebra is in the box below), the
+# target mean is $\tilde\mu_t = \big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\epsilon\big)/\sqrt{\alpha_t}$.
+# $x_t$ is known to the network; only $\epsilon$ is not. So DDPM gives $\mu_\theta$ the same form
+# with a predicted noise, $\mu_\theta = \big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\epsilon_\theta(x_t, t)\big)/\sqrt{\alpha_t}$,
+# and the two means differ only through the noise:
+#
+# $$ L_{t-1} = \underbrace{\frac{\beta_t^2}{2\tilde\beta_t\,\alpha_t\,(1-\bar\alpha_t)}}_{\lambda_t}\, \big\lVert \epsilon - \epsilon_\theta(x_t, t) \big\rVert^2 . $$
+#
+# ```{admonition} Derivation: the target mean in terms of the noise
+# :class: dropdown
+#
+# Chapter 2's posterior mean is
+# $\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\,\beta_t}{1-\bar\alpha_t}\,x_0 + \frac{\sqrt{\alpha_t}\,(1-\bar\alpha_{t-1})}{1-\bar\alpha_t}\,x_t$.
+# Put in $x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\epsilon)/\sqrt{\bar\alpha_t}$ and use
+# $\bar\alpha_t = \alpha_t \bar\alpha_{t-1}$, so that $\sqrt{\bar\alpha_{t-1}}/\sqrt{\bar\alpha_t} = 1/\sqrt{\alpha_t}$:
+#
+# - the coefficient of $x_t$ is $\frac{\beta_t + \alpha_t(1-\bar\alpha_{t-1})}{\sqrt{\alpha_t}\,(1-\bar\alpha_t)} = \frac{1 - \alpha_t + \alpha_t - \bar\alpha_t}{\sqrt{\alpha_t}\,(1-\bar\alpha_t)} = \frac{1}{\sqrt{\alpha_t}}$;
+# - the coefficient of $\epsilon$ is $-\frac{\beta_t\,\sqrt{1-\bar\alpha_t}}{\sqrt{\alpha_t}\,(1-\bar\alpha_t)} = -\frac{\beta_t}{\sqrt{\alpha_t}\,\sqrt{1-\bar\alpha_t}}$.
+#
+# With $\mu_\theta$ of the same form, $\tilde\mu_t - \mu_\theta = \frac{\beta_t}{\sqrt{\alpha_t}\,\sqrt{1-\bar\alpha_t}}\,(\epsilon_\theta - \epsilon)$;
+# its squared norm over $2\tilde\beta_t$ is $\lambda_t \lVert \epsilon - \epsilon_\theta \rVert^2$.
+# Since $\tilde\mu_t$ is linear in $x_0$, the same $\mu_\theta$ is also $\tilde\mu_t$ evaluated
+# at $\hat x_0$ = `predict_x0`$(x_t, t, \epsilon_\theta)$, which is how the package's sampler
+# computes it.
+# ```
+#
+# A check of both steps at three values of $t$, for one bundled digit, its true noise
+# $\epsilon$ and a stand-in for the network, $\epsilon_\theta = \epsilon + $ an error: the KL
+# divergence computed directly from the two Gaussians (the target from `q_posterior`, the
+# network's step as `ancestral_step` computes it, without clipping or fresh noise) against the
+# weighted noise error, in nats per image:
+
+# %%
+cosine = tinyddpm.NoiseSchedule.cosine(1000)
+x0, g = tinyddpm.to_model(x[:1]).double(), tinyddpm.seeded(1)  # one digit, model units
+for t in (2, 300, 999):
+    eps = torch.randn(x0.shape, generator=g, dtype=torch.float64)
+    eps_theta = eps + 0.3 * torch.randn(x0.shape, generator=g, dtype=torch.float64)  # a guess
+    x_t = diffusion.q_sample(x0, t, eps, cosine)
+    mean_q, var = diffusion.q_posterior(x0, x_t, t, t - 1, cosine)  # q(x_{t-1} | x_t, x_0)
+    mean_p = samplers.ancestral_step(lambda *_: eps_theta, x_t, t, t - 1, cosine,
+                                     clip_x0=False, add_noise=False)  # p_theta's mean
+    kl = kl_divergence(Normal(mean_q, var.sqrt()), Normal(mean_p, var.sqrt())).sum()
+    b, a, ab = (float(v) for v in (cosine.betas[t - 1], cosine.alphas[t - 1], cosine.alpha_bar[t]))
+    weighted = b**2 / (2 * float(var) * a * (1 - ab)) * ((eps - eps_theta) ** 2).sum()
+    mu_theta = (x_t - b / (1 - ab) ** 0.5 * eps_theta) / a**0.5  # the epsilon form
+    print(f"t = {t:3d}: KL {float(kl):8.4f}, weighted error {float(weighted):8.4f} nats, equal: "
+          f"{bool(torch.isclose(kl, weighted, rtol=1e-9))}; mean = mu_theta: {torch.allclose(mean_p, mu_theta)}")
+
+# %% [markdown]
+# The two agree to rounding error at every $t$ tried, and the sampler's mean is the
+# $\epsilon$-form $\mu_\theta$. So the variational bound, for this choice of reverse step, is
+# a sum of noise-prediction errors with weights $\lambda_t$. $L_{\text{simple}}$ is that sum
+# with every $\lambda_t$ replaced by one (and averaged over pixels instead of summed, a
+# constant factor). What does dropping the weights change? Here are the weights of the
+# cosine schedule:
+
+# %%
+b, a, ab = cosine.betas, cosine.alphas, cosine.alpha_bar[1:]  # t = 1..T
+lam = b**2 / (2 * cosine.posterior_variance * a * (1 - ab))  # lambda_t (infinite at t = 1)
+steps = torch.arange(2, cosine.T + 1)
+plt.figure(figsize=(6, 3.2))
+plt.semilogy(steps, lam[1:], label=r"$\lambda_t$: the variational bound")
+plt.axhline(1.0, color="k", ls=":", lw=1, label=r"$L_{\mathrm{simple}}$: one for every $t$")
+plt.xlabel("t"), plt.ylabel("weight of the noise error"), plt.legend()
+plt.tight_layout()
+plt.show()
+
+# %% tags=["hide-input"]
+inner = lam[1:]  # t = 2..T
+glue("lam_2", float(lam[1]), display=False)
+glue("lam_min", float(inner.min()), display=False)
+glue("lam_t_min", int(inner.argmin()) + 2, display=False)
+glue("lam_ratio", float(lam[1] / inner.min()), display=False)
+glue("lam_T1", float(lam[-2]), display=False)
+glue("lam_T", float(lam[-1]), display=False)
+
+# %% [markdown]
+# The bound weighs the nearly clean steps most: $\lambda_2$ = {glue:text}`lam_2:.2f`, and the
+# weight falls to {glue:text}`lam_min:.4f` at $t$ = {glue:text}`lam_t_min`, a factor
+# {glue:text}`lam_ratio:.0f` below. $L_{\text{simple}}$ weighs them all the same, so compared
+# with the bound it **down-weights the small $t$**, where the noise is a faint film on an
+# almost clean digit, and **up-weights the middle and noisy steps**, where denoising is
+# harder. Ho et al. found that this gives better samples than the bound itself
+# {cite}`ho2020ddpm`. In the last steps the weight climbs again
+# ({glue:text}`lam_T1:.1f` at $t = T - 1$, {glue:text}`lam_T:.0f` at $t = T$), because
+# $\alpha_t = 1 - \beta_t$ in its denominator goes towards zero there (the cosine schedule caps
+# $\beta_t$ at $0.999$); at those steps $x_t$ is almost pure noise and "the noise is $x_t$" is
+# nearly exact, so their error is small either way. tinyddpm's training reweights once more,
+# through how it draws $t$ (`t_sampling`, below). None of these weights changes the best
+# $\epsilon_\theta$ at any one $t$, only how the network's capacity is shared between them.
+#
 # ## Why predicting the noise is denoising
 #
 # Three lines explain why this innocent regression produces a denoiser, at every noise level
@@ -92,15 +236,13 @@ x, labels = tinyddpm.load_sample()  # 1,000 MNIST test digits in [0, 1], 100 per
 #    $$ \hat x_0(x_t, t) = \frac{x_t - \sqrt{1-\bar\alpha_t}\, \epsilon^*(x_t, t)}{\sqrt{\bar\alpha_t}} = \mathbb E[x_0 \mid x_t]. $$
 #
 #    This is the minimum-mean-squared-error (MMSE) estimate of the clean digit. Tweedie's
-#    formula {cite}`efron2011tweedie,miyasawa1961` says the same thing in another language:
-#    $\mathbb E[x_0 \mid x_t] = \big(x_t + (1-\bar\alpha_t)\nabla \log p_t(x_t)\big)/\sqrt{\bar\alpha_t}$, so
-#    $\epsilon^* = -\sqrt{1-\bar\alpha_t}\, \nabla\log p_t(x_t)$: the noise predictor is a scaled
-#    *score*, the direction in which noisy digits become more probable.
+#    formula {cite}`efron2011tweedie,miyasawa1961` says the same thing in another language
+#    (the score view, below).
 # 3. **The losses are the same up to a weight.** Substituting $\hat x_0$ and $x_0$ into the closed
 #    form, $\lVert \hat x_0 - x_0 \rVert^2 = \frac{1-\bar\alpha_t}{\bar\alpha_t}\, \lVert \hat\epsilon - \epsilon \rVert^2$
-#    exactly. Minimising the noise error at step $t$ *is* minimising the denoising error at noise
-#    level $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$, weighted by the signal-to-noise ratio
-#    $\bar\alpha_t/(1-\bar\alpha_t)$.
+#    exactly. Minimising the noise error at step $t$ *is* minimising the denoising error at the
+#    model-unit noise level $2\sigma = \sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$, weighted by the
+#    signal-to-noise ratio $\mathrm{SNR}_t = \bar\alpha_t/(1-\bar\alpha_t)$.
 #
 # Since $t$ is an input, one network is an MMSE denoiser for every noise level the schedule
 # covers. The conversion of the second point is `predict_x0`:
@@ -110,30 +252,96 @@ x, labels = tinyddpm.load_sample()  # 1,000 MNIST test digits in [0, 1], 100 per
 # ```
 #
 # We can check the second point where the answer is known in closed form. If the "digits" were
-# Gaussian, $x_0 \sim \mathcal N(\mu, s^2 I)$, the optimal noise predictor
+# Gaussian, $x_0 \sim \mathcal N(m, v I)$, the optimal noise predictor
 # $\mathbb E[\epsilon \mid x_t]$ is a linear function (`tinyddpm.analytic.GaussianEps`), and the
-# MMSE denoiser of $y = x_0 + \sigma n$ is the classical Wiener filter
-# $\mu + \frac{s^2}{s^2+\sigma^2}(y - \mu)$. Feeding the optimal noise predictor through
+# MMSE denoiser of $y = x_0 + 2\sigma n$ (model units) is the classical Wiener filter
+# $m + \frac{v}{v + 4\sigma^2}(y - m)$. Feeding the optimal noise predictor through
 # `predict_x0` must give the Wiener filter, at every noise level:
 
 # %%
-cosine = tinyddpm.NoiseSchedule.cosine(1000)
-mu, s = -0.5, 0.6  # a Gaussian stand-in for the data, model units
-ideal = GaussianEps(cosine, mu, s)
+m, v = -0.5, 0.36  # a Gaussian stand-in for the data, x0 ~ N(m, v), model units
+ideal = GaussianEps(cosine, m, v**0.5)
 g = tinyddpm.seeded(0)
-x0 = mu + s * torch.randn(500, 1, 28, 28, generator=g, dtype=torch.float64)
+x0 = m + v**0.5 * torch.randn(500, 1, 28, 28, generator=g, dtype=torch.float64)
 for t in (50.0, 300.0, 700.0):
     ab = float(cosine.alpha_bar_at(t))
     x_t = diffusion.q_sample(x0, t, torch.randn(x0.shape, generator=g, dtype=torch.float64), cosine)
     via_eps = diffusion.predict_x0(x_t, t, ideal(x_t, torch.full((500,), t)), cosine)
-    wiener, _ = gaussian_posterior(x_t / ab**0.5, ((1 - ab) / ab) ** 0.5, mu, s)
+    two_sigma = ((1 - ab) / ab) ** 0.5  # the model-unit noise of y = x_t / sqrt(alpha_bar_t)
+    wiener, _ = gaussian_posterior(x_t / ab**0.5, two_sigma, m, v**0.5)
     agree = bool(torch.allclose(via_eps, wiener, rtol=0, atol=1e-12))
-    print(f"t = {t:3.0f} (noise level {((1 - ab) / ab) ** 0.5:5.3f}): equals the Wiener filter to 1e-12: {agree}")
+    print(f"t = {t:3.0f} (pixel sigma {two_sigma / 2:5.3f}): equals the Wiener filter to 1e-12: {agree}")
 
 # %% [markdown]
 # They agree to rounding error. Real digits are not Gaussian, so no formula gives
 # $\mathbb E[x_0 \mid x_t]$; that is what the network is for.
 #
+# ### The score view
+#
+# The same network has a second reading, the one of score-based models {cite}`song2021sde`.
+# The *score* of a density is the gradient of its logarithm, $\nabla_x \log p(x)$: an arrow
+# pointing towards more probable images. For one training example the score of the forward
+# process is known exactly, since $q(x_t \mid x_0)$ is a Gaussian with mean
+# $\sqrt{\bar\alpha_t}\,x_0$ and variance $1 - \bar\alpha_t$:
+#
+# $$ \nabla_{x_t} \log q(x_t \mid x_0) = -\frac{x_t - \sqrt{\bar\alpha_t}\,x_0}{1-\bar\alpha_t} = -\frac{\epsilon}{\sqrt{1-\bar\alpha_t}} . $$
+#
+# The score we want is that of the noisy *data*, $\nabla_{x_t} \log q(x_t)$, which no formula
+# gives. Vincent {cite}`vincent2011dsm` showed that regressing onto the per-example score,
+# $\mathbb E\, \lVert s_\theta(x_t) - \nabla_{x_t} \log q(x_t \mid x_0) \rVert^2$
+# (*denoising score matching*), has the same minimiser as regressing onto the unknown one: the
+# two losses differ by a constant that does not depend on $s_\theta$, and the minimiser is
+# $\mathbb E[\nabla_{x_t} \log q(x_t \mid x_0) \mid x_t] = \nabla_{x_t} \log q(x_t)$. Write
+# $s_\theta = -\epsilon_\theta / \sqrt{1-\bar\alpha_t}$, and the denoising-score-matching loss at
+# step $t$ becomes $\lVert \epsilon - \epsilon_\theta \rVert^2 / (1-\bar\alpha_t)$; weighted by
+# $1-\bar\alpha_t$, as Song et al. weight it, that is $L_{\text{simple}}$ once more. So the
+# noise predictor is a scaled score estimate,
+#
+# $$ \epsilon_\theta(x_t, t) \approx -\sqrt{1-\bar\alpha_t}\; \nabla_{x_t} \log q(x_t), $$
+#
+# and Tweedie's formula turns a score into the posterior mean:
+#
+# $$ \mathbb E[x_0 \mid x_t] = \frac{x_t + (1-\bar\alpha_t)\, \nabla_{x_t} \log q(x_t)}{\sqrt{\bar\alpha_t}} = \frac{x_t - \sqrt{1-\bar\alpha_t}\; \epsilon^*(x_t, t)}{\sqrt{\bar\alpha_t}}, $$
+#
+# which is `predict_x0`, term for term. First the per-example score, by automatic
+# differentiation of the log-density:
+
+# %%
+t = 300.0
+ab = float(cosine.alpha_bar_at(t))
+g = tinyddpm.seeded(4)
+x0 = m + v**0.5 * torch.randn(4, 1, 28, 28, generator=g, dtype=torch.float64)
+eps = torch.randn(x0.shape, generator=g, dtype=torch.float64)
+x_t = diffusion.q_sample(x0, t, eps, cosine).requires_grad_()
+log_q = Normal(ab**0.5 * x0, (1 - ab) ** 0.5).log_prob(x_t).sum()  # log q(x_t | x_0)
+(score,) = torch.autograd.grad(log_q, x_t)
+print("score of q(x_t | x_0) = -eps / sqrt(1 - alpha_bar_t):",
+      torch.allclose(score, -eps / (1 - ab) ** 0.5))
+
+# %% [markdown]
+# For the Gaussian stand-in the noisy data is Gaussian too,
+# $q(x_t) = \mathcal N\big(\sqrt{\bar\alpha_t}\,m,\ (\bar\alpha_t v + 1 - \bar\alpha_t) I\big)$,
+# so its score is known, and so is the posterior mean,
+# $\mathbb E[x_0 \mid x_t] = m + \frac{\sqrt{\bar\alpha_t}\, v}{\bar\alpha_t v + 1 - \bar\alpha_t}\,(x_t - \sqrt{\bar\alpha_t}\,m)$
+# (Gaussian conditioning). Tweedie's formula with the exact score, `predict_x0` fed the exact
+# noise $-\sqrt{1-\bar\alpha_t}\,\nabla \log q(x_t)$, and that posterior mean must agree, and the
+# package's exact noise model for Gaussian data must be the scaled score:
+
+# %%
+x_t = x_t.detach().requires_grad_()
+log_q = Normal(ab**0.5 * m, (ab * v + 1 - ab) ** 0.5).log_prob(x_t).sum()  # log q(x_t)
+(score,) = torch.autograd.grad(log_q, x_t)
+x_t = x_t.detach()
+posterior_mean = m + ab**0.5 * v / (ab * v + 1 - ab) * (x_t - ab**0.5 * m)
+tweedie = (x_t + (1 - ab) * score) / ab**0.5
+eps_exact = -((1 - ab) ** 0.5) * score
+print("Tweedie's formula = E[x0 | x_t]:", torch.allclose(tweedie, posterior_mean))
+via_package = diffusion.predict_x0(x_t, t, eps_exact, cosine)
+print("predict_x0(exact noise) = E[x0 | x_t]:", torch.allclose(via_package, posterior_mean))
+exact_model = ideal(x_t, torch.full((4,), t))  # the package's E[eps | x_t] for Gaussian data
+print("GaussianEps = -sqrt(1 - alpha_bar_t) * score:", torch.allclose(exact_model, eps_exact))
+
+# %% [markdown]
 # ### The student's L1 loss
 #
 # The project this book answers trained with the absolute error $\lvert\epsilon - \epsilon_\theta\rvert$
@@ -146,30 +354,50 @@ for t in (50.0, 300.0, 700.0):
 # equal but for the loss, and denoises the bundled digits with each:
 
 # %% tags=["remove-input"]
-from tinyddpm.book_data import read_json
-
 l1l2 = read_json("l1_vs_l2.json")
 models = l1l2["models"]
 rows = []
 for name, title in (("l2", "L2 (L_simple)"), ("l1", "L1 (the student's)")):
     pm = models[name]["posterior_mean"]
     rows.append([title] + [(f"{v['psnr']:.2f}", f"{v['mean_on_background']:.4f}") for v in pm.values()])
-gap = [models["l2"]["posterior_mean"][k]["psnr"] - models["l1"]["posterior_mean"][k]["psnr"]
-       for k in models["l2"]["posterior_mean"]]
+l2_pm, l1_pm = models["l2"]["posterior_mean"], models["l1"]["posterior_mean"]
+gap = [l2_pm[k]["psnr"] - l1_pm[k]["psnr"] for k in l2_pm]
 glue("l1_cost_min", min(gap), display=False)
 glue("l1_cost_max", max(gap), display=False)
+glue("l1_side", "below" if min(gap) > 0 else "above" if max(gap) < 0 else "around", display=False)
+glue("l1_id_gap", 100 * max(abs(l2_pm[k]["identity"] - l1_pm[k]["identity"]) for k in l2_pm), display=False)
+bg = [l1_pm[k]["mean_on_background"] - l2_pm[k]["mean_on_background"] for k in l2_pm]
+glue("l1_bg", "darker" if max(bg) < 0 else "lighter" if min(bg) > 0 else "neither darker nor lighter", display=False)
+l2_psnr = [v["psnr"] for v in l2_pm.values()]
+level_steps = [abs(a - b) for a, b in zip(l2_psnr, l2_psnr[1:])]
+glue("level_step_min", min(level_steps), display=False)
+glue("level_step_max", max(level_steps), display=False)
 glue("l1l2_steps", models["l1"]["run"]["steps"], display=False)
-HTMLTable(["loss"] + [f"σ = {k}" for k in models["l2"]["posterior_mean"]], rows,
+HTMLTable(["loss"] + [f"σ = {k}" for k in l2_pm], rows,
           caption=f"posterior-mean PSNR (dB, first line) and mean output on the clean background (second "
                   f"line), {l1l2['digits']} bundled digits")
 
 # %% [markdown]
 # After {glue:text}`l1l2_steps:d` steps each, the L1 model's posterior mean is
-# {glue:text}`l1_cost_min:.2f` to {glue:text}`l1_cost_max:.2f` dB further from the clean digits
-# at every noise level, and its background is darker: the median does not spread the grey haze
-# of "maybe a stroke here" that the mean does. That is what a median is for, and why the
-# student's outputs looked crisp; for the estimate that minimises the squared error, which is
-# what PSNR measures and what the rest of this book builds on, the loss has to be the square.
+# {glue:text}`l1_cost_min:.2f` to {glue:text}`l1_cost_max:.2f` dB {glue:text}`l1_side` the L2
+# model's, and the classifier's identity score of the two differs by at most
+# {glue:text}`l1_id_gap:.1f` percentage points. For scale, one step along the table, from one
+# noise level to the next, moves PSNR by {glue:text}`level_step_min:.1f` to
+# {glue:text}`level_step_max:.1f` dB: measured, the choice of loss changes little. The L1
+# model's mean output on the clean background is {glue:text}`l1_bg`, as a median's should be:
+# it does not spread the grey haze of "maybe a stroke here" that a mean does.
+#
+# So the loss is not what made the student's outputs look crisp. Either loss gives, in one
+# step, an average over the digits that could lie under the noise, soft wherever the noise
+# leaves doubt (the figure further down shows it for the shipped model). Crisp digits come from
+# *sampling*: chapter 5 runs the reverse chain with the shipped model, trained with the square,
+# and its ancestral samples commit to crisp edges where the posterior mean is grey. The
+# student's procedure ran such a chain. Nor did the student invent L1: The Annotated Diffusion
+# Model {cite}`rogge2022annotated`, a widely read tutorial, defaults its loss function to
+# `loss_type="l1"` and trains with `"huber"` (`F.smooth_l1_loss`: the square for small errors,
+# the absolute value for large ones). What the square buys is what this chapter relies on: the
+# estimate with the least squared error, which is what PSNR measures and what Tweedie's
+# formula needs.
 #
 # ## The network: a small U-Net
 #
@@ -188,13 +416,15 @@ HTMLTable(["loss"] + [f"σ = {k}" for k in models["l2"]["posterior_mean"]], rows
 
 # %%
 model, schedule = tinyddpm.pretrained("ddpm")
-_, _, info = load_model(pretrained_path("ddpm"))  # the shipped weights file also records how it was trained
 print("\n".join(textwrap.wrap(repr(model.config), 76, subsequent_indent="    ")))
+blocks = summary(model)  # one probe input through the network, with forward hooks
+
+# %% tags=["hide-input"]
 modules = dict(model.named_modules())
 shape = lambda size: "x".join(map(str, size[1:])) or "label"  # noqa: E731  (drops the batch dimension)
 rows = [[r.name, r.kind, shape(r.input_shape), shape(r.output_shape), f"{num_parameters(modules[r.name]):,}"]
-        for r in summary(model)]
-time_row = next(r for r in summary(model) if r.name == "time_mlp")
+        for r in blocks]
+time_row = next(r for r in blocks if r.name == "time_mlp")
 glue("time_in", time_row.input_shape[-1], display=False)
 glue("time_out", time_row.output_shape[-1], display=False)
 glue("params", num_parameters(model), display=False)
@@ -214,13 +444,156 @@ HTMLTable(["block", "kind", "input", "output", "parameters"], rows + [["total", 
 # :dedent:
 # ```
 #
+# Three of its parts deserve a few sentences each.
+#
+# ### The time embedding
+#
+# The network must know how much noise to expect, and $t$ is one number, possibly fractional.
+# Fed in raw, one number would have to steer every feature through a few weights. Instead, as
+# in DDPM and after the position code of the Transformer {cite}`vaswani2017attention`, $t$
+# becomes a vector of cosines and sines at geometrically spaced frequencies,
+#
+# $$ e(t) = \big(\cos \omega_0 t, \dots, \cos \omega_{K-1} t,\ \sin \omega_0 t, \dots, \sin \omega_{K-1} t\big), \qquad \omega_k = 10000^{-k/K}, $$
+#
+# with $K$ = {glue:text}`emb_half` here, which the MLP (`time_mlp` in the table) then maps to
+# the vector that every block adds. The fastest pair turns once every $2\pi \approx 6.3$ steps
+# and tells neighbouring steps apart; the slowest turns once every
+# {glue:text}`period_max:,.0f` steps, so over the whole chain it moves less than half a turn and
+# places $t$ in the range. Every component is a smooth function of $t$: a fractional $t$ lands
+# between its neighbours, and nearby steps, which need nearly the same denoising, start from
+# nearly the same code. The distance of a few codes from that of $t = 500$:
+
+# %%
+ts = torch.tensor([500.0, 500.5, 501.0, 510.0, 600.0, 900.0])
+e = timestep_embedding(ts, model.config.base_channels)  # (6, 2K): K cosines, K sines
+distance = dict(zip(ts[1:].tolist(), (e[1:] - e[0]).norm(dim=1).tolist()))
+for t_other, d in distance.items():
+    print(f"|e({t_other:g}) - e(500)| = {d:.2f}")
+grid = timestep_embedding(torch.arange(0.0, schedule.T + 1), model.config.base_channels)
+plt.figure(figsize=(6, 2.6))
+plt.imshow(grid.T, aspect="auto", cmap="RdBu", interpolation="nearest")
+plt.xlabel("t"), plt.ylabel("component of e(t)"), plt.colorbar()
+plt.tight_layout()
+plt.show()
+
+# %% tags=["hide-input"]
+half = model.config.base_channels // 2
+glue("emb_half", half, display=False)
+glue("period_max", 2 * math.pi * 10000 ** ((half - 1) / half), display=False)  # the slowest omega_k
+glue("d_half", distance[500.5], display=False)
+glue("d_one", distance[501.0], display=False)
+glue("d_far_min", min(distance[600.0], distance[900.0]), display=False)
+glue("d_far_max", max(distance[600.0], distance[900.0]), display=False)
+glue("d_max", 2 * half**0.5, display=False)  # two opposite codes: |e| = sqrt(K) each
+glue("far_near", round(600.0 - 500.0), display=False)
+glue("far_far", round(900.0 - 500.0), display=False)
+
+# %% [markdown]
+# Half a step away the code moves by {glue:text}`d_half:.2f` and one step away by
+# {glue:text}`d_one:.2f`, against {glue:text}`d_far_min:.2f` to {glue:text}`d_far_max:.2f` for
+# steps {glue:text}`far_near` and {glue:text}`far_far` away (two codes can be at most {glue:text}`d_max:.0f` apart). In the
+# picture (cosines above, sines below), the first rows of each half, the fast components,
+# flicker with $t$, and the last ones drift slowly.
+#
+# ### GroupNorm
+#
+# Every residual block normalises its input before each convolution. GroupNorm
+# {cite}`wu2018groupnorm` splits the channels into groups (`groups` in the configuration) and
+# shifts and scales each group *of each image* to mean zero and variance one, before a learned
+# scale and shift. The statistics come from one image alone. BatchNorm, the usual choice in
+# classifiers, takes them across the batch: an image's output would then depend on which other
+# images share its batch, and, in training, on a batch that mixes every $t$. With GroupNorm the
+# network is a function of one image, whatever the batch around it:
+
+# %%
+noise8 = torch.randn(8, 1, 28, 28, generator=tinyddpm.seeded(2))
+noisy8 = diffusion.q_sample(tinyddpm.to_model(x[:8]), 300.0, noise8, schedule)  # 8 digits, t = 300
+norms = {"GroupNorm": torch.nn.GroupNorm(1, 1), "BatchNorm, training mode": torch.nn.BatchNorm2d(1)}
+with torch.no_grad():
+    for name, norm in norms.items():
+        same = torch.allclose(norm(noisy8[:1]), norm(noisy8)[:1], atol=1e-5)
+        print(f"{name}: digit 0 alone = digit 0 in a batch of 8: {same}")
+    alone = model(noisy8[:1], torch.full((1,), 300.0))
+    in_batch = model(noisy8, torch.full((8,), 300.0))[:1]
+same = torch.allclose(alone, in_batch, atol=1e-5)
+print(f"the shipped network: digit 0 alone = digit 0 in a batch of 8: {same}")
+
+# %% [markdown]
+# ### Self-attention at the lowest resolution
+#
+# A $3 \times 3$ convolution mixes each position with its eight neighbours, and it takes many
+# layers for the top of a digit to hear about the bottom. Self-attention
+# {cite}`vaswani2017attention` lets every position read every other in one layer: each position
+# emits a query, a key and a value (linear maps of its features), and its output is the average
+# of all the values, weighted by the softmax of its query's products with every key. The
+# package's layer has one head, a GroupNorm before it and a residual connection around it:
+#
+# ```{literalinclude} /src/tinyddpm/unet.py
+# :pyobject: Attention.forward
+# :dedent:
+# ```
+#
+# Its cost grows with the square of the number of positions: $49^2 = 2401$ pairs at
+# $7 \times 7$, $784^2 = 614{,}656$ at $28 \times 28$. So the U-Net uses it only at the
+# bottleneck (`attention_at_lowest`), where the whole digit fits in a few positions. Change one
+# position of a $7 \times 7$ feature map and count the output positions that move:
+
+# %%
+c = model.mid_attn.qkv.in_channels  # the bottleneck's channels
+h = torch.randn(1, c, 7, 7, generator=tinyddpm.seeded(3))
+bumped = h.clone()
+bumped[..., 3, 3] += 1.0  # the centre position of the 7 x 7 grid
+layers = {"3x3 convolution (mid1.conv1)": model.mid1.conv1, "self-attention (mid_attn)": model.mid_attn}
+with torch.no_grad():
+    for name, layer in layers.items():
+        moved = int(((layer(bumped) - layer(h)).abs().amax(dim=1) > 1e-6).sum())
+        print(f"{name}: {moved} of {h.shape[-2] * h.shape[-1]} output positions change")
+
+# %% [markdown]
+# The convolution's change stays in the $3 \times 3$ neighbourhood; attention's reaches every
+# position. (Part of that reach is the GroupNorm inside the attention layer, whose statistics
+# the bump moves; but those are two numbers per group, while attention lets each position
+# choose which others to read.)
+#
 # ## Training, live
 #
-# The shipped model trained for {glue:text}`shipped_minutes:.0f` minutes (below). Here is the
-# same training loop, `tinyddpm.train`, on a much smaller network ({glue:text}`live_base`
-# base channels, {glue:text}`live_levels` resolution levels instead of
-# {glue:text}`shipped_levels`), {glue:text}`live_steps` steps of {glue:text}`live_batch` images,
-# on the digits bundled with the package: {glue:text}`n_train:,d` of them, keeping
+# The shipped model learned from MNIST's {glue:text}`train_digits:,d` training digits; it never
+# saw the test digits that the package bundles and that this book evaluates on. Its weights file
+# records how it was trained:
+
+# %%
+_, _, info = load_model(pretrained_path("ddpm"))  # the weights file records the training
+stages = ([info["init_run"]] if "init_run" in info else []) + [info]  # a fine-tune records its start
+for stage in stages:
+    tc = stage["train_config"]
+    n_digits = tc.get("train_limit") or MNIST_TRAINING_DIGITS  # None: all of them
+    print(f"{stage['steps']:,} steps of {tc['batch_size']} digits drawn from {n_digits:,}: "
+          f"lr {tc['lr']}, p_uncond {tc['p_uncond']}, {stage['wall_time_s'] / 60:.1f} min")
+total_s = info.get("total_wall_time_s", info["wall_time_s"])
+print(f"{tc['schedule']['kind']} schedule, T = {tc['schedule']['T']}; {total_s / 60:.1f} min in all")
+
+# %% tags=["hide-input"]
+shipped_images = sum(st["images_seen"] for st in stages)
+glue("stage_count", {1: "one stage", 2: "two stages", 3: "three stages"}.get(len(stages), f"{len(stages)} stages"),
+     display=False)
+glue("train_digits", n_digits, display=False)
+glue("shipped_steps", sum(st["steps"] for st in stages), display=False)
+glue("shipped_images", shipped_images, display=False)
+glue("shipped_epochs", shipped_images / n_digits, display=False)
+glue("shipped_minutes", round(total_s / 60), display=False)
+glue("shipped_cores", read_json("models.json")["ddpm"]["machine"]["cores"], display=False)
+
+# %% [markdown]
+# It trained in {glue:text}`stage_count`, each continuing from the one before (the printout
+# gives each one's steps, learning rate and share of null labels): {glue:text}`shipped_steps:,d`
+# steps and {glue:text}`shipped_images:,d` digits drawn in all, about
+# {glue:text}`shipped_epochs:.0f` passes over the training digits, in
+# {glue:text}`shipped_minutes` minutes on
+# {glue:text}`shipped_cores` CPU cores (`MODELS.md` in the repository gives the commands). Here
+# is the same training loop, `tinyddpm.train`, on a much smaller network
+# ({glue:text}`live_base` base channels, {glue:text}`live_levels` resolution levels instead of
+# {glue:text}`shipped_levels`), {glue:text}`live_steps` steps of {glue:text}`live_batch`
+# images, on the digits bundled with the package: {glue:text}`n_train:,d` of them, keeping
 # {glue:text}`n_held:,d` (ten of each class) aside to evaluate it on digits it never saw. No
 # download is needed.
 #
@@ -239,7 +612,7 @@ HTMLTable(["block", "kind", "input", "output", "parameters"], rows + [["total", 
 # :pyobject: train_step
 # ```
 #
-# The run writes its log into a temporary folder, which we read back:
+# The data and the configuration of the live run:
 
 # %%
 held_out = torch.cat([torch.nonzero(labels == c)[:10, 0] for c in range(10)])  # 100 digits, 10 per class
@@ -252,6 +625,11 @@ for k in ("steps", "batch_size", "lr", "warmup_steps", "t_sampling", "sigma_rang
     print(f"{k:14s} {settings[k]}")
 for k in ("base_channels", "channel_mults", "num_res_blocks"):
     print(f"unet.{k:9s} {settings['unet'][k]}")
+
+# %% [markdown]
+# The run writes its log into a temporary folder, which we read back:
+
+# %%
 t0 = time.perf_counter()
 with tempfile.TemporaryDirectory() as run_dir:
     weights = train(cfg, run_dir, data=data, progress=False)
@@ -260,17 +638,24 @@ with tempfile.TemporaryDirectory() as run_dir:
     tiny, _, _ = load_model(weights)
 train_seconds = time.perf_counter() - t0
 loss = torch.tensor([float(r["loss"]) for r in log])
-smooth = torch.nn.functional.avg_pool1d(loss[None, None], 10, stride=1)[0, 0]  # running mean of 10 steps
 print(f"{num_parameters(tiny):,} parameters, trained on {len(data[0])} digits")
 print(f"mean loss, first 10 steps: {float(loss[:10].mean()):.1f};  last 50 steps: {float(loss[-50:].mean()):.1f}")
+
+# %% tags=["hide-input"]
+smooth = torch.nn.functional.avg_pool1d(loss[None, None], 10, stride=1)[0, 0]  # running mean of 10 steps
 glue("n_train", len(data[0]), display=False)
 glue("n_held", len(held_out), display=False)
 glue("live_steps", cfg.steps, display=False)
 glue("live_batch", cfg.batch_size, display=False)
 glue("live_base", cfg.unet.base_channels, display=False)
 glue("live_levels", len(cfg.unet.channel_mults), display=False)
+glue("live_blocks", cfg.unet.num_res_blocks, display=False)
+glue("live_params", num_parameters(tiny), display=False)
+glue("size_ratio", num_parameters(model) / num_parameters(tiny), display=False)
 glue("shipped_levels", len(model.config.channel_mults), display=False)
-glue("shipped_minutes", round(info.get("total_wall_time_s", info["wall_time_s"]) / 60), display=False)
+glue("shipped_base", model.config.base_channels, display=False)
+glue("shipped_blocks", model.config.num_res_blocks, display=False)
+glue("shipped_batch", tc["batch_size"], display=False)
 glue("loss_first", round(float(loss[:10].mean()), 1), display=False)  # 1 decimal: stable across CPUs
 glue("loss_last", round(float(loss[-50:].mean()), 1), display=False)
 plt.figure(figsize=(6, 3.4))
@@ -281,7 +666,7 @@ plt.xlabel("training step"), plt.ylabel("L_simple (per pixel)"), plt.ylim(0, 1.2
 plt.tight_layout()
 plt.show()
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "hide-input"]
 glue("train_seconds", round(train_seconds), display=False)  # wall time: differs from run to run
 
 # %% [markdown]
@@ -298,39 +683,36 @@ glue("train_seconds", round(train_seconds), display=False)  # wall time: differs
 #
 # A single number hides where the loss comes from. Below, both models (asked without a label)
 # are scored separately at a range of noise levels on the {glue:text}`n_held` held-out digits,
-# with one fixed draw of the noise: the loss $\lVert\hat\epsilon - \epsilon\rVert^2$ per pixel,
-# and the same predictions converted by `predict_x0` into denoised digits, scored by PSNR
-# against the clean digit. The noise level is given as the pixel-unit $\sigma$ of the
-# equivalent noisy photograph $y = x_t/\sqrt{\bar\alpha_t}$ (chapter 2).
+# which neither model trained on, with one fixed draw of the noise: the loss
+# $\lVert\hat\epsilon - \epsilon\rVert^2$ per pixel, and the same predictions converted by
+# `predict_x0` into denoised digits, scored by PSNR against the clean digit. The noise level is
+# given as the pixel-unit $\sigma$ of the equivalent noisy photograph
+# $y = x_t/\sqrt{\bar\alpha_t}$ (chapter 2).
 
 # %%
-for stage in ([info["init_run"]] if "init_run" in info else []) + [info]:  # a fine-tune records its start
-    tc = stage["train_config"]
-    print(f"pretrained model: {stage['steps']:,} steps of {tc['batch_size']} images ({stage['images_seen']:,} seen),")
-    print(f"  lr {tc['lr']}, p_uncond {tc['p_uncond']}")
-print(f"{tc['schedule']['kind']} schedule, T = {tc['schedule']['T']}")
-
-digits = tinyddpm.to_model(x[held_out])  # 100 digits, 10 of each class, none of them trained on live
+digits = tinyddpm.to_model(x[held_out])  # 100 digits, 10 of each class, none of them trained on
 noise = torch.randn(digits.shape, generator=tinyddpm.seeded(0))
 pixel_sigmas = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0)
-results = {"pretrained": [], "live": []}
-noisy_psnr, body = [], []
+results = {"pretrained": [], "live": []}  # (eps MSE, x0_hat PSNR) per noise level
 with torch.no_grad():
     for sig in pixel_sigmas:
-        t = float(tinyddpm.start_step(sig, schedule))
+        t = float(tinyddpm.start_step(sig, schedule))  # the step whose noise matches sigma
         x_t = diffusion.q_sample(digits, t, noise, schedule)
-        noisy_db = float(psnr(tinyddpm.to_pixels(digits + 2 * sig * noise), tinyddpm.to_pixels(digits)).mean())
-        noisy_psnr.append(noisy_db)
         for name, net in (("pretrained", model), ("live", tiny)):
             eps = net(x_t, torch.full((len(digits),), t))
             x0_hat = diffusion.predict_x0(x_t, t, eps, schedule)
             mse = float(((eps - noise) ** 2).mean())
             db = float(psnr(tinyddpm.to_pixels(x0_hat), tinyddpm.to_pixels(digits)).mean())
             results[name].append((mse, db))
-        (m_pre, db_pre), (m_live, db_live) = results["pretrained"][-1], results["live"][-1]
-        body.append([f"{sig:.2f}", f"{t:.1f}", f"{noisy_db:.2f}", f"{m_pre:.3f}", f"{m_live:.2f}", f"{db_pre:.1f}", f"{db_live:.1f}"])
+
+# %% tags=["hide-input"]
+t_star = [float(tinyddpm.start_step(sig, schedule)) for sig in pixel_sigmas]
+noisy_psnr = [float(psnr(tinyddpm.to_pixels(digits + 2 * sig * noise), tinyddpm.to_pixels(digits)).mean())
+              for sig in pixel_sigmas]
+body = [[f"{sig:.2f}", f"{ts_:.1f}", f"{nz:.2f}", f"{pre[0]:.3f}", f"{live[0]:.2f}", f"{pre[1]:.1f}", f"{live[1]:.1f}"]
+        for sig, ts_, nz, pre, live in zip(pixel_sigmas, t_star, noisy_psnr, results["pretrained"], results["live"])]
 display(HTMLTable(["pixel sigma", "t", "noisy PSNR", "eps MSE, pretrained", "eps MSE, live",
-                    "x0_hat PSNR, pretrained", "x0_hat PSNR, live"], body))
+                   "x0_hat PSNR, pretrained", "x0_hat PSNR, live"], body))
 gap = [pre[1] - live[1] for pre, live in zip(results["pretrained"], results["live"])]
 gain = [pre[1] - noisy for pre, noisy in zip(results["pretrained"], noisy_psnr)]
 glue("gap_min", round(min(gap), 1), display=False)
@@ -338,6 +720,12 @@ glue("gap_max", round(max(gap), 1), display=False)
 glue("gap_max_sigma", pixel_sigmas[max(range(len(gap)), key=gap.__getitem__)], display=False)
 glue("gain_min", round(min(gain), 1), display=False)
 glue("gain_max", round(max(gain), 1), display=False)
+n_better = sum(gn > 0 for gn in gain)
+glue("gain_scope", "At every noise level" if n_better == len(gain) else f"At {n_better} of {len(gain)} noise levels",
+     display=False)
+rising = all(b > a for a, b in zip(gain, gain[1:]))
+glue("gain_trend", "and the gain grows with the noise" if rising
+     else f"the gain largest at pixel sigma {pixel_sigmas[max(range(len(gain)), key=gain.__getitem__)]}", display=False)
 
 fig, axes = plt.subplots(1, 2, figsize=(6.8, 3.9), layout="constrained")
 for name, rows in results.items():
@@ -354,13 +742,15 @@ plt.show()
 # hard to predict when there is little of it, and easy when there is a lot. The right panel is
 # the *same* predictions read as denoisers, and there the picture flips: the clean digit is
 # easy to recover under little noise and hard under a lot. Both are one curve seen through the
-# weight $\bar\alpha_t/(1-\bar\alpha_t)$ of the third point above. At every noise level the
+# weight $\bar\alpha_t/(1-\bar\alpha_t)$ of the third point above. {glue:text}`gain_scope` the
 # shipped model's denoised digits are better than the input (the dotted line), by
-# {glue:text}`gain_min:.1f` to {glue:text}`gain_max:.1f` dB, and the gap grows with the noise:
-# at high noise the network falls back on what digits look like. The live model is already a
-# denoiser too, {glue:text}`gap_min:.1f` to {glue:text}`gap_max:.1f` dB behind the shipped one
-# (the widest gap at $\sigma =$ {glue:text}`gap_max_sigma`): {glue:text}`live_steps` steps on
-# {glue:text}`n_train:,d` digits cannot teach all of what digits look like.
+# {glue:text}`gain_min:.1f` to {glue:text}`gain_max:.1f` dB, {glue:text}`gain_trend`: at high
+# noise the network falls back on what digits look like. The live model is a denoiser too,
+# {glue:text}`gap_min:.1f` to {glue:text}`gap_max:.1f` dB behind the shipped one (the widest gap
+# at $\sigma =$ {glue:text}`gap_max_sigma`): a network {glue:text}`size_ratio:.0f` times smaller,
+# trained for {glue:text}`live_steps` steps on {glue:text}`n_train:,d` digits, has not learned
+# all of what digits look like. (The two differ in more than training length; the end of this
+# chapter spells it out.)
 #
 # Here is what "predict the noise" looks like for one digit, at four noise levels: the noisy
 # input $y$, the network's estimate of the noise in it (scaled for display), and
@@ -392,12 +782,12 @@ viz.comparison({
 #
 # ## How the shipped model got there
 #
-# The training log of the shipped model, and its denoising PSNR measured at checkpoints along
-# the way, are results of the repository (`benchmarks/results`) that ship inside the package as
-# well (`tinyddpm.book_data`), so the next cell runs wherever tinyddpm is installed, Colab
-# included.
+# The training log of the shipped model's first {glue:text}`log_steps:,d` steps, and its denoising PSNR
+# measured at checkpoints along the way, are results of the repository (`benchmarks/results`)
+# that ship inside the package as well (`tinyddpm.book_data`), so the next cell runs wherever
+# tinyddpm is installed, Colab included.
 
-# %%
+# %% tags=["hide-input"]
 def results_csv(name: str) -> list[dict]:
     """The rows of a CSV result file shipped with the package (a copy of benchmarks/results/)."""
     with open(results_path(name), newline="") as f:
@@ -406,13 +796,15 @@ def results_csv(name: str) -> list[dict]:
 
 full = torch.tensor([float(r["loss"]) for r in results_csv("ddpm_train_log.csv")])
 full_smooth = torch.nn.functional.avg_pool1d(full[None, None], 10, stride=1)[0, 0]
+logged = stages[0]["train_config"]  # the log is the first stage's
 live_end = round(float(loss[-50:].mean()), 1)  # 1 decimal, as printed above: stable across CPUs
 below = int(torch.nonzero(full_smooth < live_end)[0, 0]) + 10  # the step, for a running mean of 10
+glue("log_steps", len(full), display=False)
 glue("shipped_below_live", below, display=False)
-glue("shipped_warmup", tc["warmup_steps"], display=False)
+glue("shipped_warmup", logged["warmup_steps"], display=False)
 glue("live_warmup", cfg.warmup_steps, display=False)
 plt.figure(figsize=(6, 3.4))
-plt.plot(range(10, len(full) + 1), full_smooth, label=f"shipped model (batch {tc['batch_size']})")
+plt.plot(range(10, len(full) + 1), full_smooth, label=f"shipped model (batch {logged['batch_size']})")
 plt.plot(range(10, len(loss) + 1), smooth, label=f"live run above (batch {cfg.batch_size})")
 plt.xscale("log"), plt.xlabel("training step"), plt.ylabel("L_simple, running mean of 10"), plt.legend()
 plt.tight_layout()
@@ -424,22 +816,124 @@ late = [float(curve[-1][c]) - float(curve[-2][c]) for c in columns]
 glue("late_steps", f"{int(curve[-2]['step']):,} to {int(curve[-1]['step']):,}", display=False)
 glue("late_gain_min", round(min(late), 2), display=False)
 glue("late_gain_max", round(max(late), 2), display=False)
+glue("late_verb", "still improves" if min(late) > 0 else "changes", display=False)
 HTMLTable(
     ["step"] + [f"sigma {c[5:]}" for c in columns],
     [[f"{int(r['step']):,}"] + [f"{float(r[c]):.2f}" for c in columns] for r in curve],
-    caption="posterior-mean PSNR (dB) on the 1,000 sample digits, at checkpoints of the shipped run",
+    caption="posterior-mean PSNR (dB) on the 1,000 sample digits, at checkpoints of the shipped run's first stage",
 )
 
 # %% [markdown]
 # The shipped run's loss comes down later, because its learning rate ramps up over
 # {glue:text}`shipped_warmup` warm-up steps (the live run's: {glue:text}`live_warmup`), and then
 # its running mean passes below where the live run ends by step
-# {glue:text}`shipped_below_live:,d`. Most of what the long run buys after that is invisible in
-# the average loss; it shows in the per-noise-level measurements above (the live model's gap)
-# and in the checkpoint table, where denoising still improves long after the loss curve looks
-# flat: from step {glue:text}`late_steps`, by {glue:text}`late_gain_min:.2f` to
-# {glue:text}`late_gain_max:.2f` dB.
+# {glue:text}`shipped_below_live:,d`.
 #
+# The two curves, like the per-noise-level comparison above, set two *recipes* side by side,
+# not one recipe trained for two lengths. The shipped network has {glue:text}`params:,d`
+# parameters against the live one's {glue:text}`live_params:,d` ({glue:text}`shipped_base`
+# base channels against {glue:text}`live_base`, {glue:text}`shipped_levels` resolution levels
+# against {glue:text}`live_levels`, {glue:text}`shipped_blocks` residual blocks per level
+# against {glue:text}`live_blocks`); it learned from the {glue:text}`train_digits:,d` training
+# digits instead of {glue:text}`n_train:,d` bundled ones, in batches of
+# {glue:text}`shipped_batch` instead of {glue:text}`live_batch`, for
+# {glue:text}`shipped_steps:,d` steps instead of {glue:text}`live_steps`. The gap between the
+# two models is what all of that buys together. Training length alone is what the checkpoint
+# table measures, one run of one network on one data set: from step
+# {glue:text}`late_steps`, while the loss curve looks flat, its denoising
+# {glue:text}`late_verb` by {glue:text}`late_gain_min:.2f` to {glue:text}`late_gain_max:.2f` dB.
+# Much of what longer training buys does not show in the average loss.
+
+# %% [markdown]
+# ## What to take away
+#
+# - $L_{\text{simple}}$ is DDPM's variational bound with its weights dropped: each term
+#   $L_{t-1}$ is $\lambda_t \lVert \epsilon - \epsilon_\theta \rVert^2$, and on the cosine
+#   schedule $\lambda_t$ falls from {glue:text}`lam_2:.2f` at $t = 2$ to
+#   {glue:text}`lam_min:.4f` at $t$ = {glue:text}`lam_t_min`. Dropping it down-weights the
+#   nearly clean steps and up-weights the harder, noisier ones.
+# - Predicting the noise is denoising and score estimation at once:
+#   $\epsilon_\theta \approx -\sqrt{1-\bar\alpha_t}\,\nabla \log q(x_t)$, and Tweedie's formula
+#   (`predict_x0`) turns it into $\mathbb E[x_0 \mid x_t]$, the MMSE estimate, at every noise
+#   level, with one network.
+# - The student's L1 loss costs {glue:text}`l1_cost_min:.2f` to {glue:text}`l1_cost_max:.2f` dB
+#   here; crisp outputs come from sampling the reverse chain (chapter 5), not from the loss.
+# - The U-Net ({glue:text}`params:,d` parameters) reads $t$ through a sinusoidal code (nearby
+#   steps, nearby codes), normalises each image on its own (GroupNorm: the same output in any
+#   batch) and lets every position see the whole digit through attention at $7 \times 7$.
+# - The shipped model learned from MNIST's {glue:text}`train_digits:,d` training digits in
+#   {glue:text}`shipped_steps:,d` steps ({glue:text}`shipped_minutes` minutes). The live model is
+#   {glue:text}`gap_min:.1f` to {glue:text}`gap_max:.1f` dB behind it, a difference of whole
+#   recipes (size, data, batch, steps), not of training length alone.
+
+# %% [markdown]
+# ## Exercises
+#
+# **Exercise 1.** (pen and paper) Show that the weight of the bound can be written with the
+# signal-to-noise ratio alone, $\lambda_t = \frac{1}{2}\big(\mathrm{SNR}_{t-1}/\mathrm{SNR}_t - 1\big)$,
+# and, with the third point of "Why predicting the noise is denoising", that
+# $L_{t-1} = \frac{1}{2}\big(\mathrm{SNR}_{t-1} - \mathrm{SNR}_t\big)\,\lVert x_0 - \hat x_0 \rVert^2$.
+# What does the second form say about why the weight is large at small $t$?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# With $\tilde\beta_t = \frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\,\beta_t$ the weight
+# simplifies to $\lambda_t = \frac{\beta_t}{2\,\alpha_t\,(1-\bar\alpha_{t-1})}$. On the other
+# side,
+#
+# $$ \frac{\mathrm{SNR}_{t-1}}{\mathrm{SNR}_t} - 1 = \frac{\bar\alpha_{t-1}(1-\bar\alpha_t)}{\bar\alpha_t(1-\bar\alpha_{t-1})} - 1 = \frac{1-\bar\alpha_t}{\alpha_t(1-\bar\alpha_{t-1})} - 1 = \frac{1 - \bar\alpha_t - \alpha_t + \bar\alpha_t}{\alpha_t(1-\bar\alpha_{t-1})} = \frac{\beta_t}{\alpha_t(1-\bar\alpha_{t-1})}, $$
+#
+# using $\bar\alpha_t = \alpha_t\bar\alpha_{t-1}$; half of it is $\lambda_t$. The third point
+# gives $\lVert \epsilon - \hat\epsilon \rVert^2 = \mathrm{SNR}_t\,\lVert x_0 - \hat x_0 \rVert^2$,
+# so $L_{t-1} = \frac{1}{2}(\mathrm{SNR}_{t-1} - \mathrm{SNR}_t)\,\lVert x_0 - \hat x_0 \rVert^2$.
+# Read this way, the bound charges each step's denoising error by how much signal-to-noise ratio
+# that one step removes. Near $t = 0$ the SNR grows without bound ($\mathrm{SNR}_0 = \infty$),
+# so one step there removes a great deal of it and its error is charged heavily; in the middle
+# of the chain the SNR changes little from step to step.
+# ```
+#
+# **Exercise 2.** (code) The terms of the bound for the shipped model. On the held-out digits,
+# estimate the per-pixel noise error $\lVert \epsilon - \epsilon_\theta \rVert^2 / D$ (what
+# $L_{\text{simple}}$ averages) and the bound's term $L_{t-1} = \lambda_t \lVert \epsilon - \epsilon_\theta \rVert^2$
+# (nats per image) at $t = 2, 50, 500, 900$. Which step dominates the bound? By how much do
+# the bound's terms vary over these steps, and by how much the errors that $L_{\text{simple}}$
+# weighs equally?
+
+# %% tags=["hide-input", "solution"]
+lam_s = schedule.betas**2 / (2 * schedule.posterior_variance * schedule.alphas * (1 - schedule.alpha_bar[1:]))
+g = tinyddpm.seeded(5)
+terms = {}
+for t in (2, 50, 500, 900):
+    eps = torch.randn(digits.shape, generator=g)
+    with torch.no_grad():
+        eps_hat = model(diffusion.q_sample(digits, float(t), eps, schedule), torch.full((len(digits),), float(t)))
+    per_image = ((eps - eps_hat) ** 2).flatten(1).sum(1).mean()  # the squared norm, D = 784 pixels
+    terms[t] = (float(per_image) / digits[0].numel(), float(lam_s[t - 1] * per_image))
+    print(f"t = {t:3d}: per-pixel noise error {terms[t][0]:.3f}, L_(t-1) = {terms[t][1]:8.3f} nats")
+simple, bound = [v[0] for v in terms.values()], [v[1] for v in terms.values()]
+print(f"largest / smallest over these steps: the bound's terms {max(bound) / min(bound):.0f}x, "
+      f"the per-pixel errors {max(simple) / min(simple):.0f}x; largest bound term at t = {max(terms, key=lambda k: terms[k][1])}")
+
+# %% [markdown]
+# **Exercise 3.** (pen and paper) Show that the dot product of two time codes,
+# $e(t) \cdot e(t + \Delta)$, depends only on the gap $\Delta$, not on $t$. Why is that a
+# useful property for a network that must treat every step alike?
+#
+# ```{admonition} Solution
+# :class: dropdown
+#
+# Pair the cosine and the sine of each frequency:
+# $\cos(\omega_k t)\cos(\omega_k (t+\Delta)) + \sin(\omega_k t)\sin(\omega_k (t+\Delta)) = \cos(\omega_k\,\Delta)$,
+# so $e(t) \cdot e(t+\Delta) = \sum_k \cos(\omega_k\,\Delta)$, and
+# $\lVert e(t+\Delta) - e(t) \rVert^2 = 2\sum_k \big(1 - \cos(\omega_k\,\Delta)\big)$.
+# "How far apart are two steps" is then the same question anywhere in the chain: a linear layer
+# on the code can measure a gap, or shift a code by a fixed gap (a rotation of each pair), the
+# same way at $t = 10$ as at $t = 900$. For small gaps the distance is about
+# $|\Delta|\,\sqrt{\sum_k \omega_k^2}$, which is why the codes of nearby steps are close.
+# ```
+
+# %% [markdown]
 # We now have a network that, given any $x_t$ and its $t$, estimates the noise in it, and so the
 # posterior mean $\mathbb E[x_0 \mid x_t]$. Chapter 4 turns that one-step estimate into the
 # reverse chain, and asks why each of its steps adds fresh noise back in.

@@ -643,7 +643,7 @@ viz.comparison({"10 DDIM steps, clipped": by_steps[10][:10], "without clipping":
 #
 # The shipped model was trained with class labels, and with the label randomly replaced by a
 # "null" class {glue:text}`p_uncond_pct_start:.0f` % of the time (in its last
-# {glue:text}`final_steps:,d` steps {glue:text}`p_uncond_pct:.0f` %, chapter 8 says why), so one network gives both
+# {glue:text}`final_steps:,d` steps {glue:text}`p_uncond_pct:.0f` %, the {doc}`appendix_engineering` page says why), so one network gives both
 # $\epsilon_\theta(x_t, t, y)$ and the unconditional $\epsilon_\theta(x_t, t, \varnothing)$.
 # Classifier-free guidance {cite}`ho2022cfg` combines them with a scale $g$:
 #
