@@ -20,9 +20,10 @@ minute. The results do not change (same threads, same work split).
 Writes ``benchmarks/results/book_times.json`` (merged with earlier entries, with the machine, threads
 and precision of the last run under ``_machine``) and its copy in ``src/tinyddpm/results/``, the
 package data the book reads (tests/test_colab.py checks that the two agree byte for byte).
-Chapter 8 tabulates these times and glues the slowest chapter's (``book_max_minutes``), which the
-preface quotes; so after recording, the script always re-executes chapter 8 and stores its
-outputs (without timing it again), also with ``--no-store``. nbval (the test command) then
+The appendix page of engineering measurements (``book/appendix_engineering.ipynb``) tabulates these
+times and glues the slowest chapter's (``book_max_minutes``), which the preface quotes; so after
+recording, the script always re-executes that page and stores its outputs (without timing it
+again), also with ``--no-store``. nbval (the test command) then
 re-executes the stored notebooks and compares their outputs.
 """
 
@@ -43,7 +44,7 @@ from tinyddpm.evaluate import machine
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "book_times.json"
 PACKAGE_COPY = ROOT / "src" / "tinyddpm" / "results" / OUT.name
-READERS = (ROOT / "book" / "08_benchmarks.ipynb",)  # notebooks that show book_times.json
+READERS = (ROOT / "book" / "appendix_engineering.ipynb",)  # notebooks that show book_times.json
 
 
 def cpu_seconds(pid: int) -> float | None:
