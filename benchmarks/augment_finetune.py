@@ -10,7 +10,7 @@ softer stroke). The plain run is the control: it separates what augmentation doe
 
     python benchmarks/augment_finetune.py   # two runs of 600 steps in runs/finetune_*, then the table
 
-Writes ``benchmarks/results/augment_finetune.json``. Rule (issue 12): the augmented model is
+Writes ``src/tinyddpm/results/augment_finetune.json``. Rule (issue 12): the augmented model is
 shipped only if its MNIST PSNR drops by less than 0.1 dB at every sigma.
 """
 
@@ -33,7 +33,7 @@ from tinyddpm.metrics import psnr
 from tinyddpm.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = ROOT / "src" / "tinyddpm" / "results"
 MNIST_SIGMAS = (0.1, 0.2, 0.3, 0.5)
 BASE = replace(TrainConfig(), init="ddpm", steps=600, lr=2e-4, warmup_steps=50, checkpoint_every=100)
 RECIPES = {"plain": BASE, "augmented": replace(BASE, augment=AugmentConfig(p=0.5))}

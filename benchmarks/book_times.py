@@ -17,9 +17,8 @@ changes little; on a shared one, spinning threads burn CPU time that measures no
 thread that spins while the one it waits for is descheduled can stretch a one-second cell to a
 minute. The results do not change (same threads, same work split).
 
-Writes ``benchmarks/results/book_times.json`` (merged with earlier entries, with the machine, threads
-and precision of the last run under ``_machine``) and its copy in ``src/tinyddpm/results/``, the
-package data the book reads (tests/test_colab.py checks that the two agree byte for byte).
+Writes ``src/tinyddpm/results/book_times.json`` (merged with earlier entries, with the machine,
+threads and precision of the last run under ``_machine``): package data that the book reads.
 The appendix page of engineering measurements (``book/appendix_engineering.ipynb``) tabulates these
 times and glues the slowest chapter's (``book_max_minutes``), which the preface quotes; so after
 recording, the script always re-executes that page and stores its outputs (without timing it
@@ -32,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -42,8 +40,7 @@ from nbclient import NotebookClient
 from tinyddpm.evaluate import machine
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "book_times.json"
-PACKAGE_COPY = ROOT / "src" / "tinyddpm" / "results" / OUT.name
+OUT = ROOT / "src" / "tinyddpm" / "results" / "book_times.json"
 READERS = (ROOT / "book" / "appendix_engineering.ipynb",)  # notebooks that show book_times.json
 
 
@@ -84,9 +81,8 @@ def execute(path: Path, *, store: bool = True, timeout: int = 900) -> dict:
 
 def write(times: dict) -> None:
     text = json.dumps(dict(sorted(times.items())), indent=1) + "\n"
+    OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(text)
-    PACKAGE_COPY.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(OUT, PACKAGE_COPY)
 
 
 def main(argv: list[str] | None = None) -> int:

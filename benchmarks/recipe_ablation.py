@@ -29,7 +29,7 @@ digits). The winner is the candidate with the best smallest gain over the start 
     python benchmarks/recipe_ablation.py --only p_uncond_0.5_1000_steps   # the winner, longer
     python benchmarks/recipe_ablation.py --only today min_snr_5
 
-Writes ``benchmarks/results/recipe_ablation.json`` (merged: a second call adds its candidates).
+Writes ``src/tinyddpm/results/recipe_ablation.json`` (merged: a second call adds its candidates).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from tinyddpm.seeding import seeded
 from tinyddpm.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "recipe_ablation.json"
+OUT = ROOT / "src" / "tinyddpm" / "results" / "recipe_ablation.json"
 SIGMAS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75)
 HEADLINE = ("0.1", "0.2", "0.3", "0.5")  # the sigmas the winner must improve
 FID_COUNT, FID_STEPS = 1000, 50

@@ -25,7 +25,7 @@ table also says what the EMA buys at this length. The candidates:
     python benchmarks/scratch_ablation.py --quick --out /tmp/a.json   # 20 steps, tiny scoring (tests)
 
 Runs live in ``runs/scratch_<name>`` and resume; the table is merged into
-``benchmarks/results/scratch_ablation.json`` (a second call adds or replaces its candidates).
+``src/tinyddpm/results/scratch_ablation.json`` (a second call adds or replaces its candidates).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from other_writers import other_set  # noqa: E402
 
-OUT = ROOT / "benchmarks" / "results" / "scratch_ablation.json"
+OUT = ROOT / "src" / "tinyddpm" / "results" / "scratch_ablation.json"
 SIGMAS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75)
 TRAIN_DIGITS = 59_000  # the runs train on these; the last 1,000 training digits score them
 STEPS = 1000  # 128,000 images: about 10 minutes of bf16 training on 2 idle cores

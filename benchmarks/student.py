@@ -26,7 +26,7 @@ the same noisy digits: 2,000 test digits at 32x32 with a step s uniform on 0 .. 
 sees x_s; the estimators see the same image as y = x + sigma n, sigma the step's equivalent).
 
     python benchmarks/student.py train   # ~50 min: both U-Nets, both CNNs -> runs/student/
-    python benchmarks/student.py eval    # ~10 min: benchmarks/results/student.json
+    python benchmarks/student.py eval    # ~10 min: src/tinyddpm/results/student.json
     python benchmarks/student.py eval-shipped   # only the shipped ddpm's rows again, after it changes
     python benchmarks/student.py eval-range     # ~5 min: sigma 1.0 and 2.0, the shipped networks only
 
@@ -36,7 +36,7 @@ pixel sigma from about 0.15 to about 2.2): settings (a)-(c) at sigma 1.0 and 2.0
 shipped ddpm's rows, under ``wide_range``, with the exact shares of the student's draws above
 sigma 0.5 and 1.0.
 
-Writes ``benchmarks/results/student.json``.
+Writes ``src/tinyddpm/results/student.json``.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ from tinyddpm.seeding import generator
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "student"
-RESULTS = ROOT / "benchmarks" / "results"
+RESULTS = ROOT / "src" / "tinyddpm" / "results"
 SIGMAS = (0.1, 0.2, 0.3, 0.5)
 WIDE_SIGMAS = (1.0, 2.0)  # eval-range: the rest of the student's training range
 T_LOW, T_HIGH = 50, 299  # the student drew their step uniformly from these, both included

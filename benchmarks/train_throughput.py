@@ -9,7 +9,7 @@ machine's load hits both settings alike.
 
     python benchmarks/train_throughput.py            # 3 x 10 timed steps per setting, ~2 min on 2 cores
 
-Writes ``benchmarks/results/train_throughput.json``.
+Writes ``src/tinyddpm/results/train_throughput.json``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from tinyddpm.schedules import NoiseSchedule
 from tinyddpm.train import TrainConfig, _build, learning_rate, training_batch
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "train_throughput.json"
+OUT = ROOT / "src" / "tinyddpm" / "results" / "train_throughput.json"
 PHASES = ("batch", "forward_backward", "optimizer", "ema")
 
 

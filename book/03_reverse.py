@@ -783,13 +783,13 @@ viz.comparison({
 # ## How the shipped model got there
 #
 # The training log of the shipped model's first {glue:text}`log_steps:,d` steps, and its denoising PSNR
-# measured at checkpoints along the way, are results of the repository (`benchmarks/results`)
-# that ship inside the package as well (`tinyddpm.book_data`), so the next cell runs wherever
+# measured at checkpoints along the way, are result files that ship inside the package
+# (`src/tinyddpm/results`, read through `tinyddpm.book_data`), so the next cell runs wherever
 # tinyddpm is installed, Colab included.
 
 # %% tags=["hide-input"]
 def results_csv(name: str) -> list[dict]:
-    """The rows of a CSV result file shipped with the package (a copy of benchmarks/results/)."""
+    """The rows of a CSV result file shipped with the package (src/tinyddpm/results/)."""
     with open(results_path(name), newline="") as f:
         return list(csv.DictReader(f))
 

@@ -37,15 +37,15 @@ if "google.colab" in sys.modules:
 #
 # ```bash
 # pip install -e ".[bench]"
-# python benchmarks/run.py            # writes benchmarks/results/
+# python benchmarks/run.py            # writes src/tinyddpm/results/
 # python benchmarks/run.py --quick    # the same code on a few digits (the tests run it)
 # ```
 #
 # The full run took {glue:text}`bench_minutes:.0f` minutes on the machine named below the next
 # cell. It writes one JSON file per section (`bench_quality.json`, `bench_speed.json`,
-# `bench_diffusers.json`, `bench_fid.json`) and a generated summary, `BENCHMARKS.md`. The
-# package ships a copy of that folder (`tinyddpm.book_data`), so the cells below read the same
-# files in a clone, after `pip install` and in Colab. Nothing below is typed in by hand. How fast
+# `bench_diffusers.json`, `bench_fid.json`) and a generated summary, `BENCHMARKS.md`, into the
+# package's results folder, which ships with it (`tinyddpm.book_data`), so the cells below read
+# the same files in a clone, after `pip install` and in Colab. Nothing below is typed in by hand. How fast
 # each method runs, in which float precision, the same network under 🤗 diffusers' schedulers,
 # the training recipes that were compared and how long each chapter takes to run are on the
 # {doc}`appendix_engineering` page.

@@ -2,9 +2,9 @@
 
 A reader who opens a chapter in Colab gets the notebook and whatever its setup cell installs,
 nothing else: no `book/`, `benchmarks/` or `src/` beside it. So every file a chapter reads must
-come from the installed package. The results the book tabulates (`benchmarks/results/`) ship as
-package data in `src/tinyddpm/results/`, a byte-for-byte copy read through
-`tinyddpm.book_data`; the first tests here keep the copy in sync and the chapters' run times
+come from the installed package. The results the book tabulates live in one folder,
+`src/tinyddpm/results/`, which the benchmarks write and the package ships as data, read through
+`tinyddpm.book_data`; the first tests here keep it the only one and the chapters' run times
 under the limit.
 
 The slow test builds the wheel, installs it into a fresh virtual environment (with a `.pth`
@@ -32,8 +32,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
-RESULTS = ROOT / "benchmarks" / "results"
-PACKAGED = ROOT / "src" / "tinyddpm" / "results"
+RESULTS = ROOT / "src" / "tinyddpm" / "results"  # the one results folder: benchmarks write, the book reads
 CHAPTER_LIMIT_S = 300  # every chapter runs top to bottom in under 5 minutes on 2 CPU cores
 FIRST_CELLS_BUDGET_S = 30  # per chapter: the leading code cells whose stored run times sum to this
 
@@ -42,11 +41,11 @@ def files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_file())
 
 
-def test_packaged_results_are_a_copy_of_benchmarks_results():
-    """src/tinyddpm/results/ must equal benchmarks/results/ (copy it after rerunning a benchmark)."""
-    assert files(PACKAGED) == files(RESULTS), "run: cp benchmarks/results/* src/tinyddpm/results/"
-    stale = [n for n in files(RESULTS) if (RESULTS / n).read_bytes() != (PACKAGED / n).read_bytes()]
-    assert not stale, f"stale copies {stale}: run cp benchmarks/results/* src/tinyddpm/results/"
+def test_there_is_one_results_folder():
+    """The benchmarks write into the package's results folder; no second copy exists to drift."""
+    assert not (ROOT / "benchmarks" / "results").exists()
+    scripts = "".join(p.read_text() for p in (ROOT / "benchmarks").glob("*.py"))
+    assert '"benchmarks" / "results"' not in scripts and "benchmarks/results" not in scripts
 
 
 def test_results_are_read_through_the_package():

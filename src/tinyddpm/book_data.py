@@ -2,14 +2,11 @@
 same way in a clone, in a ``pip install``-ed copy and in Colab (where no repository is on disk),
 and the HTML table the book shows results in.
 
-``src/tinyddpm/results/`` is a byte-for-byte copy of the repository's ``benchmarks/results/``
-(``benchmarks/run.py`` writes the benchmark files there, ``benchmarks/book_times.py`` the
-chapters' run times). After rerunning a benchmark, copy the folder over::
-
-    cp benchmarks/results/* src/tinyddpm/results/
-
-``tests/test_colab.py`` fails while the two folders differ, and installs the wheel into a fresh
-virtual environment to check that the chapters find these files from there.
+``src/tinyddpm/results/`` is the repository's one results folder: every script in
+``benchmarks/`` writes its file there (``benchmarks/run.py`` the benchmark files,
+``benchmarks/book_times.py`` the chapters' run times), and the package ships it as data.
+``tests/test_colab.py`` installs the wheel into a fresh virtual environment to check that the
+chapters find these files from there.
 
 >>> from tinyddpm.book_data import read_json, results_path
 >>> results_path("bench_quality.json").name
