@@ -59,7 +59,7 @@ RECIPES = {
         "source": "runs/supervised_0.2/ema.safetensors",
     },
     "student": {
-        "what": "the student's recipe (tinyddpm.seed): SimpleUnet at 3/8 width, linear T = 300, L1 loss",
+        "what": "the student's recipe (tinyddpm.student): SimpleUnet at 3/8 width, linear T = 300, L1 loss",
         "command": "python benchmarks/student.py train",
         "source": "runs/student/train.safetensors",
     },

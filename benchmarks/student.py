@@ -1,6 +1,6 @@
 """The student's project as a peer: their recipe trained here, their procedure measured, their CNN.
 
-``tinyddpm.seed`` rebuilds the student's recipe from the facts in ``shared/seed/README.md``
+``tinyddpm.student`` rebuilds the student's recipe from the facts in ``shared/seed/README.md``
 (32x32 digits in [-1, 1], linear T = 300, "SimpleUnet", L1 loss, Adam 1e-3, batch 128; the
 U-Net at 3/8 of the student's widths, 12 -> 192 channels instead of 32 -> 512, so that the
 weights ship under 10 MB; the full width is 15.6 M parameters, 60 MiB). Trained on 2 CPU cores
@@ -55,20 +55,20 @@ from tinyddpm.evaluate import machine
 from tinyddpm.metrics import predict_labels, psnr
 from tinyddpm.noise_level import estimate_sigma_learned, estimate_sigma_mad
 from tinyddpm.samplers import ddim_step, ddim_timesteps, predict_start, sample_loop
-from tinyddpm.seed import (
-    SeedUNetConfig,
+from tinyddpm.seeding import generator
+from tinyddpm.student import (
+    StudentUNetConfig,
     by_eye_step,
     eps_adapter,
     equivalent_step,
-    from_seed,
+    from_student,
     schedule,
     step_sigma,
     student_chain,
-    to_seed,
-    train_seed,
+    to_student,
     train_step_cnn,
+    train_student,
 )
-from tinyddpm.seeding import generator
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "student"
@@ -76,7 +76,7 @@ RESULTS = ROOT / "src" / "tinyddpm" / "results"
 SIGMAS = (0.1, 0.2, 0.3, 0.5)
 WIDE_SIGMAS = (1.0, 2.0)  # eval-range: the rest of the student's training range
 T_LOW, T_HIGH = 50, 299  # the student drew their step uniformly from these, both included
-WIDTH = SeedUNetConfig(channels=(12, 24, 48, 96, 192))  # 3/8 of the student's widths
+WIDTH = StudentUNetConfig(channels=(12, 24, 48, 96, 192))  # 3/8 of the student's widths
 MINUTES = 967.1 / 60  # the shipped model's first learning-curve point (ddpm_learning_curve.csv)
 CNN_STEPS = 1500
 DDIM_STEPS = 10
@@ -93,7 +93,7 @@ def train_all() -> None:
         path = RUNS / f"{name}.safetensors"
         if path.exists():
             continue
-        net, info = train_seed(images, minutes=MINUTES, flips=flips, config=WIDTH)
+        net, info = train_student(images, minutes=MINUTES, flips=flips, config=WIDTH)
         save_model(path, net, schedule=schedule(), info=info)
         print(name, info, flush=True)
     for name, noisy in (("cnn_clean_input", False), ("cnn_noisy_input", True)):
@@ -118,9 +118,9 @@ def scores28(out28: torch.Tensor, x28: torch.Tensor, labels: torch.Tensor, class
 def scores(out32: torch.Tensor, x28: torch.Tensor, labels: torch.Tensor, classifier) -> dict:
     """``scores28`` of (N, 1, 32, 32) model-unit outputs resized back, plus ``psnr_32``: the PSNR
     at 32x32 against the resized digit, in the student's own space."""
-    clean32 = (to_seed(x28) + 1) / 2
+    clean32 = (to_student(x28) + 1) / 2
     psnr_32 = round(float(psnr(((out32 + 1) / 2).clamp(0, 1), clean32).mean()), 3)
-    return {**scores28(from_seed(out32), x28, labels, classifier), "psnr_32": psnr_32}
+    return {**scores28(from_student(out32), x28, labels, classifier), "psnr_32": psnr_32}
 
 
 def chain(net, x_start: torch.Tensor, start: int, seed: int) -> torch.Tensor:
@@ -133,7 +133,7 @@ def procedure_rows(
     """Settings (a), (b), (c) of the module docstring, one row per sigma."""
     sched = schedule()
     ab = sched.alpha_bar[1:].float()
-    x32 = to_seed(x28)  # (N, 1, 32, 32) in [-1, 1]
+    x32 = to_student(x28)  # (N, 1, 32, 32) in [-1, 1]
     rows = []
     for sigma in sigmas:
         g = generator(0, "student-noise", round(1e4 * sigma))
@@ -166,7 +166,7 @@ def estimator_rows(cnns: dict, x28: torch.Tensor) -> dict:
     """The student's CNN both ways against sigma_net and MAD on the same noisy digits."""
     sched = schedule()
     ab = sched.alpha_bar[1:].float()
-    x32 = to_seed(x28)
+    x32 = to_student(x28)
     g = generator(0, "student-cnn-eval", 0)
     s = torch.randint(0, 300, (len(x32),), generator=g)
     eps = torch.randn(x32.shape, generator=g)
@@ -278,7 +278,7 @@ def evaluate() -> dict:
         "_what": __doc__.split("\n\n")[1].strip(),
         "digits": len(x28),
         "bundled_indices": pick.tolist(),  # tinyddpm.load_sample() positions of the digits
-        "resize_ceiling": scores(to_seed(x28), x28, labels, classifier),
+        "resize_ceiling": scores(to_student(x28), x28, labels, classifier),
         "shipped": shipped_rows(x28, labels, classifier),
         "models": {},
     }

@@ -48,7 +48,7 @@ from IPython.display import display
 from myst_nb import glue
 
 import tinyddpm
-from tinyddpm import baselines, samplers, seed, viz
+from tinyddpm import baselines, samplers, student, viz
 from tinyddpm.book_data import HTMLTable
 from tinyddpm.checkpoint import pretrained_path
 from tinyddpm.denoise import MAX_PIXEL_SIGMA
@@ -194,7 +194,7 @@ viz.comparison({"clean": x[pick], "noisy": y[pick], "posterior mean": pm[pick]})
 # `sample_timesteps` redraws its training steps:
 
 # %%
-steps = seed.step_sigma(torch.arange(50, 300))  # the student's steps, uniform on 50 .. 299, as pixel sigma
+steps = student.step_sigma(torch.arange(50, 300))  # the student's steps, uniform on 50 .. 299, as pixel sigma
 above = {level: 100 * float((steps > level).double().mean()) for level in (0.5, 1.0)}
 print(f"the student's noisy inputs: sigma {float(steps.min()):.2f} to {float(steps.max()):.2f}, "
       f"above 0.5: {above[0.5]:.1f} %, above 1.0: {above[1.0]:.1f} %")
@@ -242,7 +242,7 @@ glue("student_minutes", info["wall_time_s"] / 60, display=False)
 glue("student_epochs", info["steps"] * info["batch_size"] / info["train_digits"], display=False)
 glue("student_digits", info["train_digits"], display=False)
 glue("student_flips", "with" if info["flips"] else "without", display=False)
-glue("student_max_sigma", seed.schedule().max_sigma / 2, display=False)
+glue("student_max_sigma", student.schedule().max_sigma / 2, display=False)
 
 # %% [markdown]
 # The student's procedure drew its steps so that the noise ran from $\sigma =$
@@ -261,7 +261,7 @@ glue("student_max_sigma", seed.schedule().max_sigma / 2, display=False)
 # {glue:text}`far_same_2.0:.1f` %: at $\sigma = 2.0$ a noisy image holds little of its digit, and
 # the posterior mean is a blur of the digits it could have been.
 #
-# `tinyddpm.seed` rebuilds the student's recipe from the facts of their code, and the package
+# `tinyddpm.student` rebuilds the student's recipe from the facts of their code, and the package
 # ships a network like theirs: the student's U-Net at 3/8 of its channel widths (so that the
 # weights stay small), trained here with their recipe (L1 loss, Adam, their schedule, steps
 # uniform over all of it, so up to $\sigma =$ {glue:text}`student_max_sigma:.2f`) for
@@ -277,11 +277,11 @@ glue("student_max_sigma", seed.schedule().max_sigma / 2, display=False)
 # own space, against the resized digit.
 
 # %%
-student, _ = tinyddpm.pretrained("student")  # a network like theirs
-lin = seed.schedule()  # their linear T = 300 schedule
+net, _ = tinyddpm.pretrained("student")  # a network like theirs
+lin = student.schedule()  # their linear T = 300 schedule
 ab_s = lin.alpha_bar[1:].float()  # the student's steps s = 0 .. 299
 few = torch.stack([torch.nonzero(labels == c)[0, 0] for c in (2, 5, 6, 8)])
-x32 = seed.to_seed(x[few])  # their data: 32x32 in [-1, 1]
+x32 = student.to_student(x[few])  # their data: 32x32 in [-1, 1]
 
 # %% [markdown]
 # The three settings share one draw of the noise $n$ and one seed for the chain's fresh noise:
@@ -290,13 +290,13 @@ x32 = seed.to_seed(x[few])  # their data: 32x32 in [-1, 1]
 def three_settings(sigma):
     """(y, a, b, c) for the four digits at pixel noise sigma, all 32x32 in model units."""
     n = torch.randn(x32.shape, generator=tinyddpm.seeded(0))
-    k = round(seed.equivalent_step(sigma))
+    k = round(student.equivalent_step(sigma))
     x_s = ab_s[k].sqrt() * x32 + (1 - ab_s[k]).sqrt() * n  # (a): the forward process at the equivalent step
     y = x32 + 2 * sigma * n  # (b), (c): plain noise, the same n
-    a, _ = seed.student_chain(student, x_s, k // 10 * 10, lin, tinyddpm.seeded(1))
-    eye = seed.by_eye_step(sigma)  # (b): the step that looks as noisy as y, unscaled y
-    b, _ = seed.student_chain(student, y.clamp(-1, 1), eye // 10 * 10, lin, tinyddpm.seeded(1))
-    c = seed.matched_posterior_mean(student, y, sigma)  # (c): one step from the matched t*
+    a, _ = student.student_chain(net, x_s, k // 10 * 10, lin, tinyddpm.seeded(1))
+    eye = student.by_eye_step(sigma)  # (b): the step that looks as noisy as y, unscaled y
+    b, _ = student.student_chain(net, y.clamp(-1, 1), eye // 10 * 10, lin, tinyddpm.seeded(1))
+    c = student.matched_posterior_mean(net, y, sigma)  # (c): one step from the matched t*
     return y, a, b, c
 
 
@@ -315,10 +315,10 @@ def db32(v):  # PSNR at 32x32 against the resized digit
 
 rows, rows_high, body = {"clean": x[few]}, {"clean": x[few]}, []
 for sigma, settings in outputs.items():
-    s_eq, eye = seed.equivalent_step(sigma), seed.by_eye_step(sigma)
+    s_eq, eye = student.equivalent_step(sigma), student.by_eye_step(sigma)
     db = [db32(v) for v in settings]
     body.append([f"{sigma}", f"{s_eq:.0f}, {eye}", *(f"{v:.2f} dB" for v in db)])
-    outs = [seed.from_seed(v) for v in settings]  # back to 28x28, for the figures
+    outs = [student.from_student(v) for v in settings]  # back to 28x28, for the figures
     (rows if sigma <= 0.5 else rows_high).update(
         {f"noisy, σ {sigma}": outs[0], f"(a) σ {sigma}": outs[1], f"(b) σ {sigma}": outs[2], f"(c) σ {sigma}": outs[3]})
     for name, v in zip(("a", "b", "c"), db[1:]):
@@ -358,12 +358,12 @@ viz.comparison(rows)
 # %%
 sigma = 0.3
 n = torch.randn(x32.shape, generator=tinyddpm.seeded(0))
-k = round(seed.equivalent_step(sigma))
+k = round(student.equivalent_step(sigma))
 x_s = ab_s[k].sqrt() * x32 + (1 - ab_s[k]).sqrt() * n
 start = k // 10 * 10
-_, shots = seed.student_chain(student, x_s[:1], start, lin, tinyddpm.seeded(1), snapshots=10)
+_, shots = student.student_chain(net, x_s[:1], start, lin, tinyddpm.seeded(1), snapshots=10)
 shot_steps = torch.linspace(start, 0, 10).round().long().tolist()  # where the snapshots were taken
-viz.trajectory([seed.from_seed(v) for v in shots], columns=[f"after {v}" for v in shot_steps])
+viz.trajectory([student.from_student(v) for v in shots], columns=[f"after {v}" for v in shot_steps])
 
 # %%
 t_star = float(tinyddpm.start_step(sigma, schedule))
@@ -767,14 +767,14 @@ viz.comparison({"clean": x[hard], "noisy": y_05[hard]} | {f"sample, seed {k}": d
 # last step still keeps $\sqrt{0.048} \approx 0.22$ of the signal.
 # ```
 #
-# **Exercise 2.** (code) Check the map on the student's schedule, `seed.schedule()`: the round
+# **Exercise 2.** (code) Check the map on the student's schedule, `student.schedule()`: the round
 # trip $\sigma \to t^* \to \sigma$ from $\sigma = 0.05$ up to the largest $\sigma$ it reaches, and
 # what `tinyddpm.start_step` does at $\sigma = 2.5$. Then check, as above, that at $\sigma = 1.0$
 # the scaled image $\sqrt{\bar\alpha_{t^*}}\,y$ has the mean and standard deviation of
 # $q(x_{t^*} \mid x_0)$ on that schedule.
 
 # %% tags=["hide-input", "solution"]
-lin = seed.schedule()
+lin = student.schedule()
 top = lin.max_sigma / 2  # pixel units
 sig = torch.linspace(0.05, top, 100, dtype=torch.float64)
 back = lin.sigma_from_t(tinyddpm.start_step(sig, lin)) / 2
@@ -793,13 +793,13 @@ print(f"sigma 1.0: t* = {float(t_star):.1f}; differences from q(x_t* | x_0) in s
 
 # %% [markdown]
 # **Exercise 3.** (code) Setting (b) starts at the step whose noise *looks* like $\sigma$. Find the
-# smallest $\sigma$ for which `seed.by_eye_step` returns the student's last step, first from the
+# smallest $\sigma$ for which `student.by_eye_step` returns the student's last step, first from the
 # formula ($\sqrt{1-\bar\alpha_s} = 2\sigma$ at the last step $s$), then by scanning $\sigma$.
 
 # %% tags=["hide-input", "solution"]
-ab_last = float(seed.schedule().alpha_bar[-1])
+ab_last = float(student.schedule().alpha_bar[-1])
 formula = (1 - ab_last) ** 0.5 / 2
 print(f"formula: the eye's step runs out at sigma = sqrt(1 - {ab_last:.4f}) / 2 = {formula:.5f}")
-scan = next(k / 1e5 for k in range(40_000, 60_000) if seed.by_eye_step(k / 1e5) == seed.T - 1)
-print(f"scan: by_eye_step first returns {seed.T - 1} at sigma = {scan:.5f}, "
+scan = next(k / 1e5 for k in range(40_000, 60_000) if student.by_eye_step(k / 1e5) == student.T - 1)
+print(f"scan: by_eye_step first returns {student.T - 1} at sigma = {scan:.5f}, "
       f"{'below' if scan < formula else 'at or above'} the formula: it picks the nearest step")

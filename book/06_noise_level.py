@@ -52,7 +52,7 @@ from IPython.display import display
 from myst_nb import glue
 
 import tinyddpm
-from tinyddpm import noise_level, viz
+from tinyddpm import clipping, noise_level, viz
 from tinyddpm.book_data import HTMLTable
 from tinyddpm.evaluate import noisy_set
 from tinyddpm.metrics import psnr
@@ -227,7 +227,7 @@ glue("sigma_net_params", n_params, display=False)
 # The project this book answers wanted the same thing: "another simple cnn net to predict how
 # much rounds of noise is insert in the picture, however the cnn network doesn't accuracy enough
 # so I just simply mannuly input the predict of the noise rounds" (the student's write-up). Their
-# network (`tinyddpm.seed.StepCNN`, rebuilt from the facts of their code: three conv layers of
+# network (`tinyddpm.student.StepCNN`, rebuilt from the facts of their code: three conv layers of
 # 36, 72 and 144 channels with max-pooling, linear layers of 1024, 512 and 256 units and a
 # 300-way output) classifies the step $t$ of their linear $T = 300$ schedule, with cross-entropy.
 # In their training loop the noisy image is computed and then not used: the network is fed the
@@ -241,7 +241,7 @@ glue("sigma_net_params", n_params, display=False)
 
 # %% tags=["remove-input"]
 from tinyddpm.book_data import read_json
-from tinyddpm.seed import StepCNN
+from tinyddpm.student import StepCNN
 
 levels = read_json("student.json")["noise_level"]
 rows = []
@@ -321,10 +321,10 @@ glue("log_batch_size", batch_size, display=False)
 # from the table's range and from the range their denoising drew.
 
 # %%
-from tinyddpm.seed import schedule as student_schedule, step_sigma, to_seed
+from tinyddpm.student import schedule as student_schedule, step_sigma, to_student
 
 sched300 = student_schedule()  # linear betas, T = 300
-x32 = (to_seed(x) + 1) / 2  # their 32 x 32 digits, in pixel units
+x32 = (to_student(x) + 1) / 2  # their 32 x 32 digits, in pixel units
 mad_steps = {}  # first step of the range -> |step from sigma_hat - true step|, per digit
 for first in (0, 50):
     g = tinyddpm.seeded(first)
@@ -538,14 +538,14 @@ for sigma in (0.3, 0.5):
         "unclipped, true σ": known[sigma],
         "clipped, true σ": tinyddpm.denoise(yc, sigma, model=model, schedule=schedule),
         "clipped, σ = 'auto'": tinyddpm.denoise(yc, "auto", model=model, schedule=schedule),
-        "clipped, unclip, σ̂": tinyddpm.denoise(noise_level.unclip(yc, sigma_hat), sigma_hat, model=model, schedule=schedule),
+        "clipped, unclip, σ̂": tinyddpm.denoise(clipping.unclip(yc, sigma_hat), sigma_hat, model=model, schedule=schedule),
     }
 
 # %% tags=["hide-input"]
 glue("n_sub", len(sub), display=False)
 body, loss, est_err = [], {}, {}
 for sigma, (y, yc, sigma_hat, rows) in clip_runs.items():
-    assert bool(noise_level.detect_clipping(yc).any.all()) and not bool(noise_level.detect_clipping(y).any.any())
+    assert bool(clipping.detect_clipping(yc).any.all()) and not bool(clipping.detect_clipping(y).any.any())
     est_err[sigma] = float((sigma_hat / sigma - 1).abs().median())
     db = {k: float(psnr(v, sub).mean()) for k, v in rows.items()}
     loss[sigma] = {k: db["unclipped, true σ"] - v for k, v in db.items()}

@@ -326,7 +326,7 @@ glue("lead_min_sigma", min(lead, key=lambda k: lead[k]["lead_db"]), display=Fals
 # %% [markdown]
 # ## The student's recipe, measured
 #
-# `benchmarks/student.py` trains the student's recipe here (`tinyddpm.seed`: their U-Net at 3/8
+# `benchmarks/student.py` trains the student's recipe here (`tinyddpm.student`: their U-Net at 3/8
 # of its widths so that the weights ship, linear $T = 300$, L1 loss, Adam) for the wall time of
 # the shipped model's first learning-curve point, and measures their procedure three ways on
 # the same {glue:text}`student_digits:d` test digits: **(a)** on their own kind of input, $x_t$

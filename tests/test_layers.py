@@ -32,7 +32,7 @@ LAYERS: list[set[str]] = [
         "vae",
         "sigma_net",
         "augment",
-        "seed",  # the student's recipe: network, schedule, loss, chain
+        "student",  # the student's recipe: network, schedule, loss, chain
         "clipping",  # clipped inputs: censored-normal statistics
         "resample",  # pictures onto the 28x28 field
     },  # formulas, data, networks
@@ -109,5 +109,5 @@ def test_importing_the_denoiser_does_not_import_the_trainer():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = r.stdout
     assert "'tinyddpm.train'" not in loaded and "'tinyddpm.cli'" not in loaded, loaded  # quoted: not clipping
-    harness = ("seed", "train", "vae", "classifier", "optim", "evaluate")  # the lazy registry's
+    harness = ("student", "train", "vae", "classifier", "optim", "evaluate")  # the lazy registry's
     assert not [m for m in harness if f"'tinyddpm.{m}'" in loaded], loaded

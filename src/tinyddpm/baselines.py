@@ -8,7 +8,7 @@
   sigma; it is **not** what the student ran. The student only denoised inputs made by their own
   forward process (already scaled by sqrt(alpha_bar_t)), started at the true step rounded down
   to a multiple of 10, and clamped after every step: that procedure, their network and their
-  training are in :mod:`tinyddpm.seed`, measured by ``benchmarks/student.py``. The name stays
+  training are in :mod:`tinyddpm.student`, measured by ``benchmarks/student.py``. The name stays
   for the benchmark rows it labels (``benchmarks/run.py``).
 - ``classical_denoise``: Gaussian blur, total variation (Chambolle), wavelet (BayesShrink) and
   non-local means (Buades et al. 2005) from scikit-image, and BM3D (Dabov et al. 2007) when the

@@ -78,8 +78,10 @@ ARCHITECTURES: dict[str, str] = {
     "classifier": "tinyddpm.classifier:ClassifierConfig:Classifier",
     "vae": "tinyddpm.vae:VAEConfig:VAE",
     "sigma_net": "tinyddpm.sigma_net:SigmaNetConfig:SigmaNet",
-    "seed_unet": "tinyddpm.seed:SeedUNetConfig:SeedUNet",  # the student's recipe (tinyddpm.seed)
-    "step_cnn": "tinyddpm.seed:StepCNNConfig:StepCNN",  # the student's noise-level classifier
+    # the student's recipe (tinyddpm.student); "seed_unet" is the name its checkpoints store (the
+    # module was called tinyddpm.seed), kept so that they load
+    "seed_unet": "tinyddpm.student:StudentUNetConfig:StudentUNet",
+    "step_cnn": "tinyddpm.student:StepCNNConfig:StepCNN",  # the student's noise-level classifier
 }
 
 

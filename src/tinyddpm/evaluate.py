@@ -41,8 +41,8 @@ from .noise_level import estimate_sigma_learned, estimate_sigma_mad
 from .precision import Precision, autocast_dtype
 from .samplers import SampleMethod, sample
 from .schedules import NoiseSchedule
-from .seed import from_seed, matched_posterior_mean, to_seed
 from .seeding import generator, seeded
+from .student import from_student, matched_posterior_mean, to_student
 from .supervised import supervised_denoise
 
 Denoiser = Callable[[Tensor, float], Tensor]
@@ -343,7 +343,7 @@ def _score_seed_unet(
     space: noise drawn at 32x32 on the resized digit (seeded per sigma); ``psnr`` against that
     resized digit, ``psnr_28`` and ``identity`` after resizing the result back to 28x28 (the
     round trip 28 -> 32 -> 28 alone costs a clean digit its fine detail)."""
-    x32 = to_seed(x)
+    x32 = to_student(x)
     clean32 = (x32 + 1) / 2
     rows: dict[str, dict[str, Any]] = {}
     for sigma in TEST_SIGMAS if full else SAMPLE_SIGMAS:
@@ -353,7 +353,7 @@ def _score_seed_unet(
             [matched_posterior_mean(model, y32[i : i + 500], sigma) for i in range(0, len(x), 500)]
         )
         row = score(((out + 1) / 2).clamp(0, 1), clean32)
-        back = score(from_seed(out), x, labels=labels, classifier=classifier)
+        back = score(from_student(out), x, labels=labels, classifier=classifier)
         row["psnr_28"] = back["psnr"]
         if "identity" in back:
             row["identity"] = back["identity"]
@@ -369,7 +369,7 @@ MODEL_SCORERS: dict[str, ModelScorer] = {
     "classifier": _score_classifier,
     "vae": _score_vae,
     "sigma_net": _score_sigma_net,
-    "seed_unet": _score_seed_unet,  # the student's recipe (tinyddpm.seed)
+    "seed_unet": _score_seed_unet,  # the student's recipe (tinyddpm.student)
 }
 
 

@@ -1,4 +1,4 @@
-"""The student's recipe (tinyddpm.seed): schedule indexing, the chain against an exact oracle,
+"""The student's recipe (tinyddpm.student): schedule indexing, the chain against an exact oracle,
 the L1 loss, seeded training, and the weights round trip."""
 
 import math
@@ -8,23 +8,23 @@ import torch
 
 from tinyddpm.checkpoint import load_model, save_model
 from tinyddpm.data import load_sample
-from tinyddpm.seed import (
-    SeedUNet,
-    SeedUNetConfig,
+from tinyddpm.student import (
     StepCNN,
+    StudentUNet,
+    StudentUNetConfig,
     by_eye_step,
     equivalent_step,
-    from_seed,
+    from_student,
     matched_posterior_mean,
     schedule,
-    seed_loss,
     step_sigma,
     student_chain,
-    to_seed,
-    train_seed,
+    student_loss,
+    to_student,
+    train_student,
 )
 
-TINY = SeedUNetConfig(channels=(4, 8, 8), time_dim=8)
+TINY = StudentUNetConfig(channels=(4, 8, 8), time_dim=8)
 
 
 def test_student_step_s_is_schedule_index_s_plus_one():
@@ -66,33 +66,33 @@ def test_l1_loss_is_zero_for_the_exact_predictor_and_mean_abs_noise_for_zero():
     def exact(x, _s):
         return (x - ab.sqrt() * x0) / (1 - ab).sqrt()
 
-    assert float(seed_loss(exact, x0, s, noise, schedule())) < 1e-4
-    zero = float(seed_loss(lambda x, _s: torch.zeros_like(x), x0, s, noise, schedule()))
+    assert float(student_loss(exact, x0, s, noise, schedule())) < 1e-4
+    zero = float(student_loss(lambda x, _s: torch.zeros_like(x), x0, s, noise, schedule()))
     assert zero == pytest.approx(math.sqrt(2 / math.pi), rel=0.02)  # E|N(0, 1)|
 
 
 def test_resize_round_trip_keeps_range_and_shape():
     x = load_sample()[0][:4]
-    up = to_seed(x)
+    up = to_student(x)
     assert up.shape == (4, 1, 32, 32) and up.min() >= -1 and up.max() <= 1
-    back = from_seed(up)
+    back = from_student(up)
     assert back.shape == x.shape and float((back - x).abs().mean()) < 0.05
 
 
 def test_training_is_seeded_and_learns_and_the_weights_round_trip(tmp_path):
     images = (torch.rand(256, 28, 28) * 255).to(torch.uint8)
-    a, info = train_seed(images, steps=3, flips=True, config=TINY, batch_size=32)
-    b, _ = train_seed(images, steps=3, flips=True, config=TINY, batch_size=32)
+    a, info = train_student(images, steps=3, flips=True, config=TINY, batch_size=32)
+    b, _ = train_student(images, steps=3, flips=True, config=TINY, batch_size=32)
     assert info["steps"] == 3 and all(
         torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values())
     )
     with pytest.raises(ValueError, match="exactly one"):
-        train_seed(images, config=TINY)
+        train_student(images, config=TINY)
     path = tmp_path / "s.safetensors"
     save_model(path, a, schedule=schedule(), info=info)
     again, sched, stored = load_model(path)
     x, s = torch.randn(2, 1, 32, 32), torch.tensor([3, 200])
-    assert isinstance(again, SeedUNet) and sched.T == 300 and stored["flips"] is True
+    assert isinstance(again, StudentUNet) and sched.T == 300 and stored["flips"] is True
     assert torch.equal(again(x, s), a(x, s))
 
 

@@ -11,7 +11,7 @@ Algorithm 2, variance beta-tilde) from a start step down to 0, clamping to [-1, 
 Step s of the student's schedule is t = s + 1 of ``NoiseSchedule.linear(300)``, whose
 ``alpha_bar[0] = 1`` is the clean image: alpha_bar_s (student) = ``alpha_bar[s + 1]``.
 
->>> net = SeedUNet(SeedUNetConfig(channels=(4, 8, 8)))
+>>> net = StudentUNet(StudentUNetConfig(channels=(4, 8, 8)))
 >>> tuple(net(torch.zeros(2, 1, 32, 32), torch.tensor([0, 299])).shape)
 (2, 1, 32, 32)
 """
@@ -37,7 +37,7 @@ SIZE = 32  # the student's digits: MNIST resized to 32x32
 
 
 @dataclass(frozen=True)
-class SeedUNetConfig(Config):
+class StudentUNetConfig(Config):
     """The student's U-Net: ``channels`` from the stem down (32 -> 64 -> 128 -> 256 -> 512)."""
 
     channels: tuple[int, ...] = (32, 64, 128, 256, 512)
@@ -55,7 +55,7 @@ def sinusoidal_embedding(s: Tensor, dim: int) -> Tensor:
     return torch.cat([angles.sin(), angles.cos()], 1)
 
 
-class SeedBlock(nn.Module):
+class StudentBlock(nn.Module):
     """conv3x3 -> ReLU -> BatchNorm, + ReLU(Linear(time)), conv3x3 -> ReLU -> BatchNorm, then a
     4x4 stride-2 conv (down) or transposed conv (up; its input is [x, skip], twice the channels)."""
 
@@ -75,18 +75,20 @@ class SeedBlock(nn.Module):
         return self.resample(self.norm2(F.relu(self.conv2(h))))
 
 
-class SeedUNet(nn.Module):
+class StudentUNet(nn.Module):
     """eps_theta(x_s, s): (B, 1, 32, 32) in model units, (B,) steps 0 .. 299 -> (B, 1, 32, 32)."""
 
-    def __init__(self, config: SeedUNetConfig = SeedUNetConfig()) -> None:
+    def __init__(self, config: StudentUNetConfig = StudentUNetConfig()) -> None:
         super().__init__()
         self.config = config
         c = config.channels
         self.time = nn.Sequential(nn.Linear(config.time_dim, config.time_dim), nn.ReLU())
         self.stem = nn.Conv2d(1, c[0], 3, padding=1)
-        self.down = nn.ModuleList(SeedBlock(a, b, config.time_dim, up=False) for a, b in zip(c[:-1], c[1:]))
+        self.down = nn.ModuleList(
+            StudentBlock(a, b, config.time_dim, up=False) for a, b in zip(c[:-1], c[1:])
+        )
         up = c[::-1]
-        self.up = nn.ModuleList(SeedBlock(a, b, config.time_dim, up=True) for a, b in zip(up[:-1], up[1:]))
+        self.up = nn.ModuleList(StudentBlock(a, b, config.time_dim, up=True) for a, b in zip(up[:-1], up[1:]))
         self.out = nn.Conv2d(c[0], 1, 1)
 
     def forward(self, x: Tensor, s: Tensor) -> Tensor:
@@ -106,17 +108,17 @@ def schedule() -> NoiseSchedule:
     return NoiseSchedule.linear(T)
 
 
-def to_seed(pixels: Tensor) -> Tensor:
+def to_student(pixels: Tensor) -> Tensor:
     """(N, 1, 28, 28) pixels in [0, 1] -> (N, 1, 32, 32) in [-1, 1], bilinear: the student's data."""
     return F.interpolate(pixels.float(), size=(SIZE, SIZE), mode="bilinear", antialias=True) * 2 - 1
 
 
-def from_seed(x: Tensor) -> Tensor:
+def from_student(x: Tensor) -> Tensor:
     """(N, 1, 32, 32) in model units -> (N, 1, 28, 28) pixels in [0, 1] (antialiased bilinear)."""
     return ((F.interpolate(x.float(), size=(28, 28), mode="bilinear", antialias=True) + 1) / 2).clamp(0, 1)
 
 
-def seed_loss(
+def student_loss(
     net: nn.Module, x0: Tensor, s: Tensor, noise: Tensor, sched: NoiseSchedule, *, norm: Norm = "l1"
 ) -> Tensor:
     """The student's loss: the mean of abs(eps - eps_theta(sqrt(ab_s) x0 + sqrt(1 - ab_s) eps, s)) (L1);
@@ -160,18 +162,18 @@ def student_chain(
     return x, shots
 
 
-def train_seed(
+def train_student(
     images: Tensor,
     *,
     minutes: float | None = None,
     steps: int | None = None,
     flips: bool = False,
-    config: SeedUNetConfig = SeedUNetConfig(),
+    config: StudentUNetConfig = StudentUNetConfig(),
     loss: Norm = "l1",
     batch_size: int = 128,
     lr: float = 1e-3,
     seed: int = 0,
-) -> tuple[SeedUNet, dict]:
+) -> tuple[StudentUNet, dict]:
     """The student's training on uint8 (N, 28, 28) digits, for ``minutes`` of wall time or ``steps``.
 
     Adam at ``lr``, batches of 128, steps s uniform on 0 .. 299, the L1 loss (``loss="l2"``: Ho et
@@ -183,9 +185,9 @@ def train_seed(
         raise ValueError("give exactly one of minutes= and steps=")
     check_choice(loss, Norm, "loss")
     sched = schedule()
-    x_all = to_seed(pixels(images))  # (N, 1, 32, 32)
+    x_all = to_student(pixels(images))  # (N, 1, 32, 32)
     with seeded_init(seed):
-        net = SeedUNet(config)
+        net = StudentUNet(config)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     batcher = Batcher(len(x_all), batch_size, seed, stream="seed-epoch")
     t0, k, losses = time.perf_counter(), 0, []
@@ -199,7 +201,7 @@ def train_seed(
             x0 = torch.where(torch.rand(len(x0), 1, 1, 1, generator=g) < 0.5, x0.flip(-1), x0)
         s = torch.randint(0, T, (len(x0),), generator=g)
         noise = torch.randn(x0.shape, generator=g)
-        value = seed_loss(net, x0, s, noise, sched, norm=loss)
+        value = student_loss(net, x0, s, noise, sched, norm=loss)
         opt.zero_grad(set_to_none=True)
         value.backward()
         opt.step()
@@ -270,7 +272,7 @@ def train_step_cnn(
     chance, 1/300); ``True`` feeds x_s, as intended. Cross-entropy, Adam at ``lr``.
     """
     sched = schedule()
-    x_all = to_seed(pixels(images))  # (N, 1, 32, 32)
+    x_all = to_student(pixels(images))  # (N, 1, 32, 32)
     with seeded_init(seed):
         net = StepCNN()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
