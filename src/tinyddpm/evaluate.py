@@ -16,6 +16,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -216,19 +217,24 @@ def machine(*, precision: Precision = "auto", device: str = "cpu") -> dict[str, 
 # ---- shipped models: one scorer per kind of model ------------------------------------------
 # A scorer returns the compact figures the registry records (full=False) or the test tables of
 # MODELS.md (full=True) for a model on digits x (N, 1, 28, 28) in [0, 1] with their labels.
-ModelScorer = Callable[..., dict[str, Any]]
+@dataclass(frozen=True)
+class ScoringContext:
+    """What every scorer of ``MODEL_SCORERS`` gets: the model, the digits, and how to score them."""
+
+    model: nn.Module
+    x: Tensor  # (N, 1, 28, 28) clean digits in [0, 1]
+    labels: Tensor | None  # (N,) their classes, for identity (with ``classifier``)
+    schedule: NoiseSchedule | None  # the model's noise schedule (None: not a diffusion model)
+    info: dict  # the checkpoint's training record (a supervised denoiser's sigma is there)
+    classifier: nn.Module | None  # reads the outputs' classes; None: no identity scores
+    full: bool  # False: the registry's one-line figures; True: MODELS.md's test tables
 
 
-def _score_ddpm(
-    model: nn.Module,
-    x: Tensor,
-    labels: Tensor | None,
-    *,
-    schedule: NoiseSchedule | None,
-    info: dict,
-    classifier: nn.Module | None,
-    full: bool,
-) -> dict[str, Any]:
+ModelScorer = Callable[[ScoringContext], dict[str, Any]]
+
+
+def _score_ddpm(c: ScoringContext) -> dict[str, Any]:
+    model, x, labels, schedule, classifier, full = c.model, c.x, c.labels, c.schedule, c.classifier, c.full
     den = lambda y, s: denoise(y, s, model=model, schedule=schedule)  # noqa: E731
     if full:
         rows = evaluate_denoiser(den, x, TEST_SIGMAS, labels=labels, classifier=classifier)
@@ -237,16 +243,8 @@ def _score_ddpm(
     return {f"psnr_posterior_mean@{s}": v["psnr"] for s, v in rows.items()}
 
 
-def _score_supervised(
-    model: nn.Module,
-    x: Tensor,
-    labels: Tensor | None,
-    *,
-    schedule: NoiseSchedule | None,
-    info: dict,
-    classifier: nn.Module | None,
-    full: bool,
-) -> dict[str, Any]:
+def _score_supervised(c: ScoringContext) -> dict[str, Any]:
+    model, x, labels, info, classifier, full = c.model, c.x, c.labels, c.info, c.classifier, c.full
     s0 = (info.get("train_config") or {}).get("supervised_sigma")
     if s0 is None:
         raise ValueError("a supervised denoiser's sigma is in its info: pass info= as load_model returned it")
@@ -257,16 +255,8 @@ def _score_supervised(
     return {f"psnr@{s0}": evaluate_denoiser(den, x, (s0,))[str(s0)]["psnr"]}
 
 
-def _score_classifier(
-    model: nn.Module,
-    x: Tensor,
-    labels: Tensor | None,
-    *,
-    schedule: NoiseSchedule | None,
-    info: dict,
-    classifier: nn.Module | None,
-    full: bool,
-) -> dict[str, Any]:
+def _score_classifier(c: ScoringContext) -> dict[str, Any]:
+    model, x, labels, full = c.model, c.x, c.labels, c.full
     if labels is None:
         raise ValueError("scoring a classifier needs the digits' labels")
     acc = lambda images: round(identity_accuracy(model, images, labels), 4)  # noqa: E731
@@ -276,16 +266,8 @@ def _score_classifier(
     return out
 
 
-def _score_vae(
-    model: nn.Module,
-    x: Tensor,
-    labels: Tensor | None,
-    *,
-    schedule: NoiseSchedule | None,
-    info: dict,
-    classifier: nn.Module | None,
-    full: bool,
-) -> dict[str, Any]:
+def _score_vae(c: ScoringContext) -> dict[str, Any]:
+    model, x, full = c.model, c.x, c.full
     out = {"psnr_clean": score(vae_reconstruction(model, x), x)["psnr"]}
     if full:
         for s, v in evaluate_denoiser(lambda y, s: vae_reconstruction(model, y), x, TEST_SIGMAS).items():
@@ -294,16 +276,8 @@ def _score_vae(
     return out
 
 
-def _score_sigma_net(
-    model: nn.Module,
-    x: Tensor,
-    labels: Tensor | None,
-    *,
-    schedule: NoiseSchedule | None,
-    info: dict,
-    classifier: nn.Module | None,
-    full: bool,
-) -> dict[str, Any]:
+def _score_sigma_net(c: ScoringContext) -> dict[str, Any]:
+    model, x, full = c.model, c.x, c.full
     rel_err = lambda est, s: (est / s - 1).abs()  # noqa: E731
     if not full:
         est = estimate_sigma_learned(noisy_set(x, 0.3), model)
@@ -329,20 +303,12 @@ def _score_sigma_net(
     return out
 
 
-def _score_seed_unet(
-    model: nn.Module,
-    x: Tensor,
-    labels: Tensor | None,
-    *,
-    schedule: NoiseSchedule | None,
-    info: dict,
-    classifier: nn.Module | None,
-    full: bool,
-) -> dict[str, Any]:
+def _score_student_unet(c: ScoringContext) -> dict[str, Any]:
     """The student's network driven by tinyddpm's one step at the matched t*, in its own 32x32
     space: noise drawn at 32x32 on the resized digit (seeded per sigma); ``psnr`` against that
     resized digit, ``psnr_28`` and ``identity`` after resizing the result back to 28x28 (the
     round trip 28 -> 32 -> 28 alone costs a clean digit its fine detail)."""
+    model, x, labels, classifier, full = c.model, c.x, c.labels, c.classifier, c.full
     x32 = to_student(x)
     clean32 = (x32 + 1) / 2
     rows: dict[str, dict[str, Any]] = {}
@@ -369,7 +335,7 @@ MODEL_SCORERS: dict[str, ModelScorer] = {
     "classifier": _score_classifier,
     "vae": _score_vae,
     "sigma_net": _score_sigma_net,
-    "seed_unet": _score_seed_unet,  # the student's recipe (tinyddpm.student)
+    "seed_unet": _score_student_unet,  # the student's recipe (tinyddpm.student)
 }
 
 
@@ -409,4 +375,4 @@ def score_model(
     if images is None:
         images, labels = load_sample()
     scorer = MODEL_SCORERS[model_kind(model, schedule)]
-    return scorer(model, images, labels, schedule=schedule, info=info or {}, classifier=classifier, full=full)
+    return scorer(ScoringContext(model, images, labels, schedule, info or {}, classifier, full))
