@@ -152,33 +152,46 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
     den = dict(model=model, schedule=schedule, seed=0)
     classical = available_classical()
 
-    # method name -> (digit set, denoiser(y, sigma, idx) -> x_hat)
-    methods: dict[str, tuple[str, Callable]] = {
-        "noisy input": ("test", lambda y, s, i: y),
-        "VAE (chapter 1)": ("test", lambda y, s, i: vae_reconstruction(vae, y)),
-        FIXED_STEP_ROW: (
+    # row id -> (label shown in tables, digit set, denoiser(y, sigma, idx) -> x_hat); readers look
+    # rows up by id, the label is only displayed
+    methods: dict[str, tuple[str, str, Callable]] = {
+        "noisy": ("noisy input", "test", lambda y, s, i: y),
+        "vae": ("VAE (chapter 1)", "test", lambda y, s, i: vae_reconstruction(vae, y)),
+        "fixed_step": (
+            FIXED_STEP_ROW,
             "s50",
             lambda y, s, i: original_procedure(
                 y, start_step=FIXED_STEP, model=model, schedule=schedule, seed=0
             ),
         ),
-        "posterior mean": ("test", lambda y, s, i: denoise(y, s, **den)),
-        "posterior mean, blind (sigma='auto')": ("s1000", lambda y, s, i: denoise(y, "auto", **den)),
-        f"posterior mean, guided (g={GUIDANCE:g}, predicted label)": (
+        "posterior_mean": ("posterior mean", "test", lambda y, s, i: denoise(y, s, **den)),
+        "posterior_mean_blind": (
+            "posterior mean, blind (sigma='auto')",
+            "s1000",
+            lambda y, s, i: denoise(y, "auto", **den),
+        ),
+        "posterior_mean_guided": (
+            f"posterior mean, guided (g={GUIDANCE:g}, predicted label)",
             "s1000",
             lambda y, s, i: denoise(
                 y, s, label=predict_labels(classifier, denoise(y, s, **den)), guidance=GUIDANCE, **den
             ),
         ),
         **{
-            f"DDIM, {k} steps": ("s50", lambda y, s, i, k=k: denoise(y, s, method="ddim", steps=k, **den))
+            f"ddim_{k}": (
+                f"DDIM, {k} steps",
+                "s50",
+                lambda y, s, i, k=k: denoise(y, s, method="ddim", steps=k, **den),
+            )
             for k in DDIM_STEPS
         },
-        f"ancestral ({ANCESTRAL_STEPS} steps)": (
+        "ancestral": (
+            f"ancestral ({ANCESTRAL_STEPS} steps)",
             "s50",
             lambda y, s, i: denoise(y, s, method="ancestral", steps=ANCESTRAL_STEPS, **den),
         ),
-        f"average of {AVERAGE_K} ancestral ({AVERAGE_STEPS} steps)": (
+        "average": (
+            f"average of {AVERAGE_K} ancestral ({AVERAGE_STEPS} steps)",
             "s50",
             lambda y, s, i: denoise(y, s, method="average", samples=AVERAGE_K, steps=AVERAGE_STEPS, **den),
         ),
@@ -216,7 +229,8 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
         tuning.setdefault("best", {})[key] = best_classical
         per_sigma = dict(methods)
         for name in classical:
-            per_sigma[f"{name} (tuned)"] = (
+            per_sigma[f"classical_{name}"] = (
+                f"{name} (tuned)",
                 CLASSICAL_SET.get(name, "test"),
                 lambda y, s, i, name=name: classical_denoise(
                     y, s, name=name, param=tuned[name], workers=n["bm3d_workers"] if name == "bm3d" else 1
@@ -224,23 +238,25 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
             )
         for level in sup:
             if math.isclose(level, sigma):
-                per_sigma[f"supervised U-Net (trained at {level:g})"] = (
+                per_sigma[f"supervised_{level:g}"] = (
+                    f"supervised U-Net (trained at {level:g})",
                     "test",
                     lambda y, s, i, m=sup[level]: supervised_denoise(m, y, s),
                 )
-        for name, (set_name, fn) in per_sigma.items():
+        for rid, (name, set_name, fn) in per_sigma.items():
             idx = sets[set_name]
             t0 = time.perf_counter()
             x_hat = fn(y_all[idx], sigma, idx)
             dt = time.perf_counter() - t0
             row = {
+                "id": rid,
                 "method": name,
                 "sigma": key,
                 "set": set_name,
                 "seconds_per_image": dt / len(idx),
                 **score(x_hat, x[idx], labels=labels[idx], classifier=classifier),
             }
-            if name.endswith("(tuned)") and name.split(" ")[0] == best_classical:
+            if rid == f"classical_{best_classical}":
                 row["best_classical"] = True
             # the same method on the common subset s50 (slicing is exact: results do not depend on the batch)
             pos = torch.searchsorted(idx, sets["s50"])
@@ -277,12 +293,12 @@ def lead_over_strongest(rows: list[dict]) -> dict[str, dict]:
     """Posterior mean minus the better of BM3D and tuned NL-means, per sigma, on the digits both ran on."""
     out = {}
     for key in dict.fromkeys(r["sigma"] for r in rows):
-        at = {r["method"]: r for r in rows if r["sigma"] == key}
-        pm = at["posterior mean"]
-        rivals = {m: r for m, r in at.items() if m in ("bm3d (tuned)", "nl_means (tuned)")}
+        at = {r["id"]: r for r in rows if r["sigma"] == key}
+        pm = at["posterior_mean"]
+        rivals = {at[m]["method"]: at[m] for m in ("classical_bm3d", "classical_nl_means") if m in at}
         if not rivals:
             continue
-        on = "s1000" if "bm3d (tuned)" in rivals else "test"
+        on = "s1000" if "classical_bm3d" in at else "test"
         ref = pm["s1000"] if on == "s1000" else pm
         rival_psnr = {
             m: (r["s1000"]["psnr"] if on == "s1000" and r["set"] == "test" else r["psnr"])
@@ -303,12 +319,12 @@ def perception_distortion(rows: list[dict]) -> dict[str, dict[str, float]]:
     """Per sigma: MSE(sampler) / MSE(posterior mean) on s50 (exact model: 2 for one sample, 1 + 1/K for K)."""
     out: dict[str, dict[str, float]] = {}
     for key in SIGMAS:
-        by = {r["method"]: r["s50"]["mse"] for r in rows if r["sigma"] == key}
-        pm = by["posterior mean"]
+        by = {r["id"]: r["s50"]["mse"] for r in rows if r["sigma"] == key}
+        pm = by["posterior_mean"]
         out[key] = {
-            "ancestral_over_pm": round(by[f"ancestral ({ANCESTRAL_STEPS} steps)"] / pm, 3),
-            "average_over_pm": round(by[f"average of {AVERAGE_K} ancestral ({AVERAGE_STEPS} steps)"] / pm, 3),
-            "ddim10_over_pm": round(by["DDIM, 10 steps"] / pm, 3),
+            "ancestral_over_pm": round(by["ancestral"] / pm, 3),
+            "average_over_pm": round(by["average"] / pm, 3),
+            "ddim10_over_pm": round(by["ddim_10"] / pm, 3),
             "theory_sample": 2.0,
             "theory_average": 1 + 1 / AVERAGE_K,
         }
@@ -593,18 +609,19 @@ def summary(out_dir: Path) -> str:
             "| method | digits | " + " | ".join(f"σ={k}" for k in keys) + " |",
             "|---|---|" + "---|" * len(keys),
         ]
-        methods = list(dict.fromkeys(r["method"] for r in q["rows"]))
+        methods = list(dict.fromkeys(r["id"] for r in q["rows"]))
+        label = {r["id"]: r["method"] for r in q["rows"]}
         for m in methods:
             cells, digits = [], ""
             for k in keys:
-                r = next((r for r in q["rows"] if r["method"] == m and r["sigma"] == k), None)
+                r = next((r for r in q["rows"] if r["id"] == m and r["sigma"] == k), None)
                 if r is None:
                     cells.append("")
                     continue
                 digits = r["set"]
                 star = " ★" if r.get("best_classical") else ""
                 cells.append(f"{r['psnr']:.2f} / {100 * r['identity']:.1f}{star}")
-            lines.append(f"| {m} | {digits} | " + " | ".join(cells) + " |")
+            lines.append(f"| {label[m]} | {digits} | " + " | ".join(cells) + " |")
         lines += [
             "",
             "★ the classical method with the best held-out (training-digit) PSNR at that sigma.",
@@ -633,9 +650,9 @@ def summary(out_dir: Path) -> str:
         for m in methods:
             cells = []
             for k in keys:
-                r = next((r for r in q["rows"] if r["method"] == m and r["sigma"] == k), None)
+                r = next((r for r in q["rows"] if r["id"] == m and r["sigma"] == k), None)
                 cells.append(f"{r['s50']['psnr']:.2f} / {r['s50']['ssim']:.3f}" if r else "")
-            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+            lines.append(f"| {label[m]} | " + " | ".join(cells) + " |")
         lines += [
             "",
             "## σ = 50/255, protocol of Soltanayev & Chun (2018): outputs quantised to uint8, "

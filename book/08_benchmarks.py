@@ -94,7 +94,7 @@ n_digits = {"test": quality["sets"]["test"], "s1000": len(quality["sets"]["s1000
 # away, click to show them):
 
 # %%
-row = next(r for r in quality["rows"] if r["method"] == "posterior mean" and r["sigma"] == "0.3")
+row = next(r for r in quality["rows"] if r["id"] == "posterior_mean" and r["sigma"] == "0.3")
 print(row["method"], "at σ =", row["sigma"])
 for key in ("images", "psnr", "ssim", "identity"):
     print(f"{key:>8}: {row[key]:>8} on {row['set']}, {row['s50'][key]:>8} on s50")
@@ -112,11 +112,12 @@ for key in ("images", "psnr", "ssim", "identity"):
 # %% tags=["hide-input"]
 rows = quality["rows"]
 sigmas = list(quality["sigmas"])
-methods = list(dict.fromkeys(r["method"] for r in rows))
+methods = list(dict.fromkeys(r["id"] for r in rows))  # rows are looked up by id, shown by label
+label = {r["id"]: r["method"] for r in rows}
 
 
-def cell(method: str, key: str, fmt) -> str:
-    r = next((r for r in rows if r["method"] == method and r["sigma"] == key), None)
+def cell(row_id: str, key: str, fmt) -> str:
+    r = next((r for r in rows if r["id"] == row_id and r["sigma"] == key), None)
     return "" if r is None else fmt(r)
 
 
@@ -125,24 +126,24 @@ def psnr_identity(r: dict) -> tuple[str, str]:
 
 
 header = ["method", "digits"] + [f"σ = {k}" for k in sigmas]
-body = [[m, next(r["set"] for r in rows if r["method"] == m)] + [cell(m, k, psnr_identity) for k in sigmas]
+body = [[label[m], next(r["set"] for r in rows if r["id"] == m)] + [cell(m, k, psnr_identity) for k in sigmas]
         for m in methods]
 display(HTMLTable(header, body, "PSNR (dB, first line) and identity kept (%, second line)"))
 
 
-def row_of(method_prefix: str, key: str) -> dict:
-    return next(r for r in rows if r["sigma"] == key and r["method"].startswith(method_prefix))
+def row_of(row_id: str, key: str) -> dict:
+    return next(r for r in rows if r["sigma"] == key and r["id"] == row_id)
 
 
 best_05 = next(r for r in rows if r["sigma"] == "0.5" and r.get("best_classical"))
-glue("pm_test_psnr_03", row_of("posterior mean", "0.3")["psnr"], display=False)
-glue("pm_test_id_05", row_of("posterior mean", "0.5")["identity"], display=False)
+glue("pm_test_psnr_03", row_of("posterior_mean", "0.3")["psnr"], display=False)
+glue("pm_test_id_05", row_of("posterior_mean", "0.5")["identity"], display=False)
 glue("best_05_method", best_05["method"].removesuffix(" (tuned)"), display=False)
 glue("best_05_set", f"{n_digits[best_05['set']]:,}", display=False)
 glue("best_05_id", best_05["identity"], display=False)
-glue("noisy_id_05", row_of("noisy input", "0.5")["identity"], display=False)
-diffusion = ("posterior mean", "DDIM", "ancestral", "average")  # the rows that run the diffusion model
-glue("dm_id_min", min(r["identity"] for r in rows if r["method"].startswith(diffusion)), display=False)
+glue("noisy_id_05", row_of("noisy", "0.5")["identity"], display=False)
+diffusion = ("posterior_mean", "ddim_", "ancestral", "average")  # the rows that run the diffusion model
+glue("dm_id_min", min(r["identity"] for r in rows if r["id"].startswith(diffusion)), display=False)
 
 # %% [markdown]
 # Read a column to compare methods at one noise level, a row to follow one method as the noise
@@ -170,15 +171,15 @@ def series(pick) -> tuple[list[float], list[float], list[float], list[str]]:
 
 
 curves = {
-    "noisy input": lambda r: r["method"] == "noisy input",
+    "noisy input": lambda r: r["id"] == "noisy",
     "best classical (tuned)": lambda r: r.get("best_classical", False),
-    "VAE": lambda r: r["method"].startswith("VAE"),
-    f"fixed step {quality['fixed_step']}, unscaled": lambda r: r["method"].startswith("fixed step"),
-    "posterior mean": lambda r: r["method"] == "posterior mean",
-    "posterior mean, blind": lambda r: r["method"].startswith("posterior mean, blind"),
-    "DDIM, 10 steps": lambda r: r["method"] == "DDIM, 10 steps",
-    "ancestral sample": lambda r: r["method"].startswith("ancestral"),
-    "supervised U-Net": lambda r: r["method"].startswith("supervised"),
+    "VAE": lambda r: r["id"] == "vae",
+    f"fixed step {quality['fixed_step']}, unscaled": lambda r: r["id"] == "fixed_step",
+    "posterior mean": lambda r: r["id"] == "posterior_mean",
+    "posterior mean, blind": lambda r: r["id"] == "posterior_mean_blind",
+    "DDIM, 10 steps": lambda r: r["id"] == "ddim_10",
+    "ancestral sample": lambda r: r["id"] == "ancestral",
+    "supervised U-Net": lambda r: r["id"].startswith("supervised_"),
 }
 line_of_set = {"test": "-", "s1000": "--", "s50": ":"}
 # as wide as the book's text column (6.8 in at 100 dpi): its 10 pt text is not shrunk on the page
@@ -217,16 +218,16 @@ glue("best_other_set", "; ".join(f"{best_sets[k]['method'].removesuffix(' (tuned
 # %% tags=["hide-input"]
 def is_pm(r: dict) -> bool:
     """The one-step posterior mean and its variants (blind: estimated sigma; guided: a label)."""
-    return r["method"].startswith("posterior mean")
+    return r["id"].startswith("posterior_mean")
 
 
 body = []
 for key in ("0.1", "0.3", "0.5"):
     at = [r for r in rows if r["sigma"] == key]
     best = next(r for r in at if r.get("best_classical"))
-    body.append([f"σ = {key}", f"{row_of('posterior mean', key)['s50']['psnr']:.2f}",
-                 (f"{best['s50']['psnr']:.2f}", best["method"]), f"{row_of('VAE', key)['s50']['psnr']:.2f}",
-                 f"{row_of('fixed step', key)['s50']['psnr']:.2f}"])
+    body.append([f"σ = {key}", f"{row_of('posterior_mean', key)['s50']['psnr']:.2f}",
+                 (f"{best['s50']['psnr']:.2f}", best["method"]), f"{row_of('vae', key)['s50']['psnr']:.2f}",
+                 f"{row_of('fixed_step', key)['s50']['psnr']:.2f}"])
 display(HTMLTable(["noise", "posterior mean", "best classical", "VAE", f"fixed step {quality['fixed_step']}"], body,
                    f"PSNR (dB), every method on the same {len(quality['sets']['s50'])} digits (s50)"))
 
@@ -236,7 +237,7 @@ display(HTMLTable(["noise", "posterior mean", "best classical", "VAE", f"fixed s
 margin, variant_gap, above = [], [], []
 for key in sigmas:
     at = [r for r in rows if r["sigma"] == key]
-    pm = row_of("posterior mean", key)
+    pm = row_of("posterior_mean", key)
     margin.append(pm["s50"]["psnr"] - max(r["s50"]["psnr"] for r in at if not is_pm(r)))
     variant_gap += [abs(r["s50"]["psnr"] - pm["s50"]["psnr"]) for r in at if is_pm(r)]
     above += [f"{r['method']} at σ = {key} ({r['set']})" for r in at if r["psnr"] > pm["psnr"]]
@@ -252,19 +253,19 @@ linear = NoiseSchedule.linear(300)
 glue("original_start", start, display=False)
 glue("original_T", linear.T, display=False)
 glue("original_start_sigma", float(linear.sigma_from_t(start)) / 2, display=False)  # pixel units
-gaps = {k: row_of("posterior mean", k)["s50"]["psnr"] - row_of("fixed step", k)["s50"]["psnr"]
+gaps = {k: row_of("posterior_mean", k)["s50"]["psnr"] - row_of("fixed_step", k)["s50"]["psnr"]
         for k in sigmas if k != "50/255"}
 closest = min(gaps, key=gaps.get)
 glue("original_closest_sigma", float(closest), display=False)
 glue("original_closest_gap_db", gaps[closest], display=False)
 low = min((k for k in sigmas if k != "50/255"), key=float)
 glue("low_sigma", float(low), display=False)
-glue("original_low_db", row_of("fixed step", low)["s50"]["psnr"], display=False)
-glue("noisy_low_db", row_of("noisy input", low)["s50"]["psnr"], display=False)
-glue("original_low_effect", "adds noise" if row_of("fixed step", low)["s50"]["psnr"]
-     < row_of("noisy input", low)["s50"]["psnr"] else "removes some noise", display=False)
+glue("original_low_db", row_of("fixed_step", low)["s50"]["psnr"], display=False)
+glue("noisy_low_db", row_of("noisy", low)["s50"]["psnr"], display=False)
+glue("original_low_effect", "adds noise" if row_of("fixed_step", low)["s50"]["psnr"]
+     < row_of("noisy", low)["s50"]["psnr"] else "removes some noise", display=False)
 # the supervised U-Nets against the posterior mean, each on all test digits at its own noise level
-sup_gap = [row_of("posterior mean", r["sigma"])["psnr"] - r["psnr"] for r in rows if r["method"].startswith("supervised")]
+sup_gap = [row_of("posterior_mean", r["sigma"])["psnr"] - r["psnr"] for r in rows if r["id"].startswith("supervised_")]
 glue("supervised_gap_db", max(sup_gap), display=False)
 
 # %% [markdown]
@@ -486,8 +487,8 @@ glue("sda_db", quality["soltanayev_sda_db"], display=False)
 body = [[r["method"], r["set"], f"{r['psnr_pooled_uint8']:.2f}"] for r in rows if r["sigma"] == "50/255"]
 display(HTMLTable(["method", "digits", "pooled PSNR, uint8 output (dB)"], body,
                    f"σ = 50/255. Their stacked denoising autoencoder: {quality['soltanayev_sda_db']} dB"))
-sc_pm = row_of("posterior mean", "50/255")["psnr_pooled_uint8"]
-sc_classical = max((r for r in rows if r["sigma"] == "50/255" and r["method"].endswith("(tuned)")),
+sc_pm = row_of("posterior_mean", "50/255")["psnr_pooled_uint8"]
+sc_classical = max((r for r in rows if r["sigma"] == "50/255" and r["id"].startswith("classical_")),
                    key=lambda r: r["psnr_pooled_uint8"])
 glue("sc_pm_db", sc_pm, display=False)
 glue("sc_pm_diff", abs(sc_pm - quality["soltanayev_sda_db"]), display=False)
@@ -673,7 +674,7 @@ glue("fid_guided_tv", labelled[g_max]["class_tv_from_uniform"], display=False)
 import math
 
 for k, v in quality["perception_distortion"].items():
-    gap = row_of("posterior mean", k)["s50"]["psnr"] - row_of("ancestral", k)["s50"]["psnr"]
+    gap = row_of("posterior_mean", k)["s50"]["psnr"] - row_of("ancestral", k)["s50"]["psnr"]
     print(f"σ = {k:>6}: gap of mean PSNRs {gap:.2f} dB, 10 log10(ratio of MSEs) {10 * math.log10(v['ancestral_over_pm']):.2f} dB")
 # Not equal: the table's PSNR averages 10 log10(1/MSE) over the digits, one per digit, while the
 # ratio divides squared errors pooled over all digits; the mean of a logarithm is not the
