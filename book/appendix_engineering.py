@@ -295,7 +295,11 @@ glue("final_fid", final["fid_ddim50"]["fid"], display=False)
 # {glue:text}`scratch_fid_n:d` unconditional DDIM-50 digits against training digits (so these
 # FIDs compare only with each other). {glue:text}`scratch_n:d` candidates have finished so far;
 # the table shows each, with what it changes from `today` (the default `TrainConfig()`, as the
-# shipped model started), scored with its averaged (EMA) weights:
+# shipped model started), scored with its averaged (EMA) weights. Of the ways to draw the
+# training noise, `uniform` draws $t$ uniformly as Ho et al. {cite}`ho2020ddpm` did, `today`
+# draws half of each batch log-uniform in pixel σ instead, and `lognormal` draws the model-unit
+# noise level $2\sigma$ from the log-normal of Karras et al. {cite}`karras2022edm`,
+# $\ln 2\sigma \sim \mathcal N(-1.2, 1.2^2)$:
 
 # %% tags=["hide-input"]
 scratch = read_json("scratch_ablation.json")
