@@ -38,7 +38,7 @@ from tinyddpm.baselines import (
     CLASSICAL_GRIDS,
     available_classical,
     classical_denoise,
-    original_procedure,
+    fixed_step_chain,
     tune_classical,
 )
 from tinyddpm.data import load_mnist, pixels, to_model
@@ -160,7 +160,7 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
         "fixed_step": (
             FIXED_STEP_ROW,
             "s50",
-            lambda y, s, i: original_procedure(
+            lambda y, s, i: fixed_step_chain(
                 y, start_step=FIXED_STEP, model=model, schedule=schedule, seed=0
             ),
         ),

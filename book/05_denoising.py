@@ -438,7 +438,7 @@ viz.comparison(rows_high)
 #
 # A procedure that has to cope with plain noisy images but keeps the student's chain needs a
 # start step chosen once, by hand, and gets the image as it is, unscaled.
-# `tinyddpm.baselines.original_procedure` does that, with step 100, on tinyddpm's own network
+# `tinyddpm.baselines.fixed_step_chain` does that, with step 100, on tinyddpm's own network
 # (the benchmarks' "fixed step" rows); because that network was trained on continuous $t$, it
 # can be asked at any noise level, and a small adapter translates each step of the linear grid
 # into the model's own step with the same $\bar\alpha$:
@@ -475,7 +475,7 @@ adapter = baselines.ScheduleAdapter(model, schedule, linear)
 fixed = {}
 for sigma in (0.1, 0.3, 0.5):
     y_sig = noisy_set(x, sigma)[few]
-    original = baselines.original_procedure(y_sig, start_step=100, model=model, schedule=schedule, seed=0)
+    original = baselines.fixed_step_chain(y_sig, start_step=100, model=model, schedule=schedule, seed=0)
     matched = tinyddpm.denoise(y_sig, sigma, model=adapter, schedule=linear, method="ancestral", seed=0)
     fixed[sigma] = (y_sig, original, matched)
 

@@ -11,7 +11,7 @@ from tinyddpm.baselines import (
     ScheduleAdapter,
     available_classical,
     classical_denoise,
-    original_procedure,
+    fixed_step_chain,
     tune_classical,
 )
 from tinyddpm.data import to_model, to_pixels
@@ -42,7 +42,7 @@ def test_original_procedure_from_step_one_is_one_exact_tweedie_step_on_the_unsca
     # start_step=1: x_1 := 2y - 1 unscaled, one step to 0 returns x0_hat(x_1) = E[x0 | x_1], i.e.
     # the Wiener filter for y' = x_1 / sqrt(ab_1) with noise sqrt((1 - ab_1) / ab_1)
     y = torch.rand(5, 1, 3, 3, generator=torch.Generator().manual_seed(1))
-    out = original_procedure(y, start_step=1, model=GaussianEps(COSINE, MU, S), schedule=COSINE)
+    out = fixed_step_chain(y, start_step=1, model=GaussianEps(COSINE, MU, S), schedule=COSINE)
     ab1 = float(LINEAR.alpha_bar[1])
     mean, _ = gaussian_posterior(to_model(y).double() / math.sqrt(ab1), math.sqrt((1 - ab1) / ab1), MU, S)
     assert torch.allclose(out.double(), to_pixels(mean.clamp(-1, 1)).clamp(0, 1), atol=1e-5)
@@ -51,18 +51,18 @@ def test_original_procedure_from_step_one_is_one_exact_tweedie_step_on_the_unsca
 def test_original_procedure_is_seeded_per_image_and_checks_its_input():
     model = GaussianEps(COSINE, MU, S)
     y = torch.rand(6, 1, 4, 4, generator=torch.Generator().manual_seed(2))
-    a = original_procedure(y, start_step=20, model=model, schedule=COSINE, seed=3)
-    b = original_procedure(y, start_step=20, model=model, schedule=COSINE, seed=3, batch_size=4)
-    c = original_procedure(y, start_step=20, model=model, schedule=COSINE, seed=4)
+    a = fixed_step_chain(y, start_step=20, model=model, schedule=COSINE, seed=3)
+    b = fixed_step_chain(y, start_step=20, model=model, schedule=COSINE, seed=3, batch_size=4)
+    c = fixed_step_chain(y, start_step=20, model=model, schedule=COSINE, seed=4)
     assert torch.equal(a, b) and not torch.equal(a, c)
     with pytest.raises(ValueError, match="start_step"):
-        original_procedure(y, start_step=0, model=model, schedule=COSINE)
+        fixed_step_chain(y, start_step=0, model=model, schedule=COSINE)
     with pytest.raises(ValueError, match="start_step"):
-        original_procedure(y, start_step=301, model=model, schedule=COSINE)
+        fixed_step_chain(y, start_step=301, model=model, schedule=COSINE)
     with pytest.raises(ValueError, match="shape"):
-        original_procedure(y[0], model=model, schedule=COSINE)
+        fixed_step_chain(y[0], model=model, schedule=COSINE)
     with pytest.raises(ValueError, match="schedule"):
-        original_procedure(y, model=model)
+        fixed_step_chain(y, model=model)
 
 
 @pytest.mark.parametrize("name", available_classical())

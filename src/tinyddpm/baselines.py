@@ -1,6 +1,6 @@
 """What tinyddpm is measured against: a fixed-start-step chain and classical denoisers.
 
-- ``original_procedure``: a *fixed-step* chain: the noisy image fed unscaled into the ancestral
+- ``fixed_step_chain``: a *fixed-step* chain: the noisy image fed unscaled into the ancestral
   chain of the linear T = 300 schedule (Ho et al. 2020, betas 1e-4 .. 0.02) at one hand-picked
   step (default 100), whatever the actual noise level, run with tinyddpm's network (asked, via
   ``ScheduleAdapter``, at the cosine-schedule step with the same alpha_bar). This is what the
@@ -8,8 +8,7 @@
   sigma; it is **not** what the student ran. The student only denoised inputs made by their own
   forward process (already scaled by sqrt(alpha_bar_t)), started at the true step rounded down
   to a multiple of 10, and clamped after every step: that procedure, their network and their
-  training are in :mod:`tinyddpm.student`, measured by ``benchmarks/student.py``. The name stays
-  for the benchmark rows it labels (``benchmarks/run.py``).
+  training are in :mod:`tinyddpm.student`, measured by ``benchmarks/student.py``.
 - ``classical_denoise``: Gaussian blur, total variation (Chambolle), wavelet (BayesShrink) and
   non-local means (Buades et al. 2005) from scikit-image, and BM3D (Dabov et al. 2007) when the
   optional ``bm3d`` package is installed; ``CLASSICAL_GRIDS`` lists the values the benchmarks tune
@@ -54,7 +53,7 @@ class ScheduleAdapter:
 
 
 @torch.no_grad()
-def original_procedure(
+def fixed_step_chain(
     images: Tensor,
     *,
     start_step: int = 100,

@@ -315,11 +315,11 @@ def denoise(
             f"sigma {big:.4g} is above {MAX_PIXEL_SIGMA:g}; sigma is in [0, 1] pixel units, like the "
             f"images{hint}"
         )
-    max_sigma = schedule.max_sigma / 2
-    if bool((sig > max_sigma).any()):
+    max_pixel_sigma = schedule.max_sigma / 2  # the schedule's is in model units
+    if bool((sig > max_pixel_sigma).any()):
         raise ValueError(
             f"sigma {float(sig.max()):.4g} is above the largest noise level of the schedule "
-            f"({max_sigma:.4g} in pixel units)"
+            f"({max_pixel_sigma:.4g} in pixel units)"
         )
     check_pixels(batch, sig)
     y_lab = as_labels(label, n, num_classes if isinstance(num_classes, int) else 10)

@@ -6,11 +6,21 @@
 - ``q_posterior``: q(x_s | x_t, x_0) for any 0 <= s < t, of which Eq. 6-7 is the case s = t - 1
 - ``loss``: the simplified epsilon objective L_simple (Eq. 14), at continuous t: what training calls
 - ``min_snr_weight``: the Min-SNR-gamma loss weight min(SNR_t, gamma) / SNR_t (Hang et al. 2023)
-- ``supervised_loss``: E || f(x0 + s n, s) - x0 ||^2, the objective of a direct denoiser at one s
+- ``supervised_loss``: E || f(x0 + level n, level) - x0 ||^2, a direct denoiser's objective at one noise level
 - ``prior_kl``: KL(q(x_T | x_0) || N(0, I)), the prior term L_T of the variational bound (Eq. 5)
 
 The noise-prediction model is any callable ``eps_model(x_t, t, y=None) -> eps`` with ``x_t`` of
 shape (N, C, H, W), ``t`` a float tensor of shape (N,) and ``y`` an optional long tensor of labels.
+
+Notation (the book's notation page lists the same), everything in model units ([-1, 1]):
+
+- ``x0``: a clean image; ``x_t``: the state at step ``t`` (0 <= t <= T, fractional allowed);
+- ``s``: an earlier step, s < t, when the chain jumps from t to s (never a noise level);
+- ``alpha_bar`` (``ab``): the surviving signal, x_t = sqrt(ab_t) x0 + sqrt(1 - ab_t) eps;
+- ``eps``: the forward process's standard normal noise; ``eps_theta``: the network's prediction;
+- noise level: sqrt((1 - ab_t) / ab_t), the std of x_t / sqrt(ab_t) - x0 (Karras et al.'s sigma);
+  it is 2 sigma for a user's pixel-unit sigma (:meth:`NoiseSchedule.t_from_sigma` takes it);
+- ``beta_tilde``: the variance of q(x_s | x_t, x0), Ho et al.'s beta-tilde for s = t - 1.
 """
 
 from __future__ import annotations
@@ -160,11 +170,11 @@ def min_snr_weight(t: Tensor, schedule: NoiseSchedule, gamma: float) -> Tensor:
     return torch.clamp(snr, max=gamma) / snr
 
 
-def supervised_loss(model: EpsModel, x0: Tensor, s: float, noise: Tensor) -> Tensor:
-    """E || f(x0 + s n, s) - x0 ||^2 at one model-unit noise level ``s``.
+def supervised_loss(model: EpsModel, x0: Tensor, level: float, noise: Tensor) -> Tensor:
+    """E || f(x0 + level n, level) - x0 ||^2 at one model-unit noise ``level`` (2 sigma).
 
     Not a diffusion loss: the network is asked for x0 directly, so its minimiser is the MMSE
     denoiser E[x0 | y] at that one noise level (the supervised reference of the benchmarks).
     """
-    x_hat = model(x0 + s * noise, torch.full((x0.shape[0],), s, dtype=x0.dtype, device=x0.device))
+    x_hat = model(x0 + level * noise, torch.full((x0.shape[0],), level, dtype=x0.dtype, device=x0.device))
     return torch.mean((x_hat.to(x0.dtype) - x0) ** 2)
