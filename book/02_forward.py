@@ -326,7 +326,8 @@ for name, sch in offsets.items():
     ok = bool((formula - (1 - sch.alpha_bar[:T])).abs().max() < 1e-12)  # beta_T is clipped: t < T
     sigma_first = sch.sigma_from_t(torch.tensor([1.0, 2.0, 5.0, 10.0])) / 2  # pixel units
     clipped = (torch.nonzero(sch.betas >= 0.999)[:, 0] + 1).tolist()
-    print(f"{name}: formula = package (t < T): {ok}; betas clipped at 0.999 at t = {clipped}")
+    print(f"{name}: formula = package (t < T): {ok}")
+    print(f"  betas clipped at 0.999 at t = {clipped}")
     print(f"  pixel sigma of steps 1, 2, 5, 10: {[round(float(v), 5) for v in sigma_first]}")
     print(f"  in pixel bins:                    {[round(float(v / bin_pixel), 2) for v in sigma_first]}")
 
@@ -403,8 +404,8 @@ for name, sch in schedules.items():
     by_hand = 0.5 * (ab * x0_all.double() ** 2 - ab - torch.log1p(-ab)).sum((1, 2, 3))
     approx = 0.5 * ab * (x0_all.double() ** 2).sum((1, 2, 3))
     ok = bool((by_hand / diffusion.prior_kl(x0_all, sch) - 1).abs().max() < 1e-9)
-    print(f"{name}:\n  by hand = prior_kl to 1e-9 relative: {ok}; "
-          f"approximation {float(approx.mean()):.3g} nats against {float(by_hand.mean()):.3g}")
+    print(f"{name}:\n  by hand = prior_kl to 1e-9 relative: {ok}\n"
+          f"  approximation {float(approx.mean()):.3g} nats against {float(by_hand.mean()):.3g}")
 
 # %% [markdown]
 # That compares the formula with the package's code. The formula itself can be checked without
@@ -601,7 +602,8 @@ for name, sch in schedules.items():
     beta_tilde = (1 - ab[t - 1]) / (1 - ab[t]) * beta
     gaps = {"b/a": b / a - mean, "eps form": mu_eps - mean, "1/a": 1 / a - var, "beta_tilde": beta_tilde - var}
     agree = {key: bool(gap.abs().max() < 1e-10) for key, gap in gaps.items()}
-    print(f"{name}:\n  agree with q_posterior to 1e-10: {agree}")
+    print(f"{name}: agree with q_posterior to 1e-10")
+    print("  " + ", ".join(f"{key} {ok}" for key, ok in agree.items()))
 
 # %% [markdown]
 # A second check needs no algebra: simulate. Fix one pixel of full ink, $x_0 = 1$, draw
@@ -632,20 +634,19 @@ for t in (10, 100, 300):
 exact = {"slope": schedule.posterior_mean_coef2, "intercept": schedule.posterior_mean_coef1 * x0_value,
          "resid": schedule.posterior_variance}
 body, zs = [], []
+names = {"slope": "slope: coefficient of x_t", "intercept": "intercept: coefficient of x_0 times x_0",
+         "resid": "residual variance: β̃_t"}
 for t, f in fit.items():
-    row = [t]
     for (key, formula), se in zip(exact.items(), f["se"]):
         z = (f[key] - float(formula[t - 1])) / se
         zs.append(abs(z))
-        row += [f"{f[key]:.4g}", f"{float(formula[t - 1]):.4g}", f"{z:+.1f}"]
-    body.append(row)
+        body.append([t, names[key], f"{f[key]:.4g}", f"{float(formula[t - 1]):.4g}", f"{z:+.1f}"])
 glue("post_z_max", round(max(zs), 1), display=False)
 glue("post_verdict", "all within" if max(zs) < 3 else "not all within", display=False)
-HTMLTable(["t", "slope (fit)", "coef. of x_t", "z", "intercept (fit)", "coef. of x_0", "z",
-           "residual variance", "beta_tilde_t", "z"], body)
+HTMLTable(["t", "quantity", "fit", "formula", "z"], body, "fit on simulated pairs against the formula")
 
 # %% [markdown]
-# The columns headed z give each difference in standard errors of the estimate; the largest
+# The column headed z gives each difference in standard errors of the estimate; the largest
 # $|z|$ is {glue:text}`post_z_max:.1f`, so the fits are {glue:text}`post_verdict` three standard
 # errors of the formulas: the simulated chain steps back the way the algebra says.
 

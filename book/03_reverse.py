@@ -176,7 +176,7 @@ for t in (2, 300, 999):
     b, a, ab = (float(v) for v in (cosine.betas[t - 1], cosine.alphas[t - 1], cosine.alpha_bar[t]))
     weighted = b**2 / (2 * float(var) * a * (1 - ab)) * ((eps - eps_theta) ** 2).sum()
     mu_theta = (x_t - b / (1 - ab) ** 0.5 * eps_theta) / a**0.5  # the epsilon form
-    print(f"t = {t:3d}: KL {float(kl):8.4f}, weighted error {float(weighted):8.4f} nats, equal: "
+    print(f"t = {t:3d}: KL {float(kl):8.4f}, weighted error {float(weighted):8.4f} nats\n         equal: "
           f"{bool(torch.isclose(kl, weighted, rtol=1e-9))}; mean = mu_theta: {torch.allclose(mean_p, mu_theta)}")
 
 # %% [markdown]
@@ -910,10 +910,11 @@ for t in (2, 50, 500, 900):
         eps_hat = model(diffusion.q_sample(digits, float(t), eps, schedule), torch.full((len(digits),), float(t)))
     per_image = ((eps - eps_hat) ** 2).flatten(1).sum(1).mean()  # the squared norm, D = 784 pixels
     terms[t] = (float(per_image) / digits[0].numel(), float(lam_s[t - 1] * per_image))
-    print(f"t = {t:3d}: per-pixel noise error {terms[t][0]:.3f}, L_(t-1) = {terms[t][1]:8.3f} nats")
+    print(f"t = {t:3d}: noise error per pixel {terms[t][0]:.3f}, L_(t-1) {terms[t][1]:8.3f} nats")
 simple, bound = [v[0] for v in terms.values()], [v[1] for v in terms.values()]
-print(f"largest / smallest over these steps: the bound's terms {max(bound) / min(bound):.0f}x, "
-      f"the per-pixel errors {max(simple) / min(simple):.0f}x; largest bound term at t = {max(terms, key=lambda k: terms[k][1])}")
+print(f"largest / smallest over these steps: the bound's terms {max(bound) / min(bound):.0f}x,\n"
+      f"  the per-pixel errors {max(simple) / min(simple):.0f}x; "
+      f"largest bound term at t = {max(terms, key=lambda k: terms[k][1])}")
 
 # %% [markdown]
 # **Exercise 3.** (pen and paper) Show that the dot product of two time codes,

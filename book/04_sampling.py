@@ -594,7 +594,8 @@ with torch.no_grad():
         clipped[t] = (100 * float(out.float().mean()), 100 * float((x0_raw < -1).sum() / out.sum()),
                       float((x0_raw.abs() - 1)[out].median()))
 for t, (share, below, over) in clipped.items():
-    print(f"t = {t:4.0f}: {share:5.1f} % of the pixels clipped; {below:5.1f} % of those below -1; median overshoot {over:.2g}")
+    print(f"t = {t:4.0f}: {share:5.1f} % clipped, {below:5.1f} % of them below -1, "
+          f"median overshoot {over:.2g}")
 
 # %% tags=["hide-input"]
 later = [share for t, (share, _, _) in clipped.items() if t < 1000]
@@ -806,10 +807,12 @@ for eta in (0.0, 0.5, 1.0):
     far[eta] = float(psnr(images, reference).mean())
     print(f"eta = {eta:.1f}: {far[eta]:4.1f} dB from the 50-step digits, same label {same:3.0f} %")
 if far[0.0] > far[0.5] > far[1.0]:
-    print("More fresh noise moves the samples further from the deterministic map's digits: with eta > 0")
-    print("the seed x_T no longer decides the digit alone; the fresh noise drawn on the way decides too.")
+    print("More fresh noise moves the samples further from the deterministic")
+    print("map's digits: with eta > 0 the seed x_T no longer decides the digit")
+    print("alone; the fresh noise drawn on the way decides too.")
 else:
-    print("Here the distance does not grow steadily with eta: compare the labels as well as the dB.")
+    print("Here the distance does not grow steadily with eta:")
+    print("compare the labels as well as the dB.")
 
 # %% [markdown]
 # Next: a noisy photograph is already a point on the chain, so denoising is sampling that

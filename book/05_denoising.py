@@ -139,8 +139,8 @@ for sigma in (0.3, 2.0):
     x_t = q_sample(x0.expand(copies, -1, -1, -1), t_star, n, schedule)  # the forward process at t*
     z_mean = (ab.sqrt() * y.mean(0) - x_t.mean(0)) / (2 * (1 - ab) / copies).sqrt()  # in standard errors
     z_std = (ab.sqrt() * y.std(0) - x_t.std(0)) / ((1 - ab) / copies).sqrt()
-    print(f"sigma {sigma}: t* = {float(t_star):.1f}; per-pixel differences in standard errors, root mean square: "
-          f"means {float(z_mean.pow(2).mean().sqrt()):.2f}, stds {float(z_std.pow(2).mean().sqrt()):.2f}")
+    print(f"sigma {sigma}: t* = {float(t_star):.1f}; RMS of the per-pixel differences in standard "
+          f"errors:\n  means {float(z_mean.pow(2).mean().sqrt()):.2f}, stds {float(z_std.pow(2).mean().sqrt()):.2f}")
 
 # %% [markdown]
 # Two details matter. The chain starts at $x_{t^*} = \sqrt{\bar\alpha_{t^*}}\,y$, not at $y$: the
@@ -196,13 +196,13 @@ viz.comparison({"clean": x[pick], "noisy": y[pick], "posterior mean": pm[pick]})
 # %%
 steps = student.step_sigma(torch.arange(50, 300))  # the student's steps, uniform on 50 .. 299, as pixel sigma
 above = {level: 100 * float((steps > level).double().mean()) for level in (0.5, 1.0)}
-print(f"the student's noisy inputs: sigma {float(steps.min()):.2f} to {float(steps.max()):.2f}, "
-      f"above 0.5: {above[0.5]:.1f} %, above 1.0: {above[1.0]:.1f} %")
+print(f"the student's noisy inputs: sigma {float(steps.min()):.2f} to {float(steps.max()):.2f}")
+print(f"  above 0.5: {above[0.5]:.1f} %, above 1.0: {above[1.0]:.1f} %")
 cfg = TrainConfig.from_dict(tinyddpm.load_model(pretrained_path("ddpm"))[2]["train_config"])
 t_train = sample_timesteps(cfg, schedule, 100_000, tinyddpm.seeded(0))  # as training drew them
 train_sigma = schedule.sigma_from_t(t_train) / 2
-print(f"tinyddpm's model: t_sampling {cfg.t_sampling!r}, a share {cfg.sigma_share} log-uniform in sigma "
-      f"{cfg.sigma_range}, the rest uniform in t on [0, {schedule.T}]")
+print(f"tinyddpm's model: t_sampling {cfg.t_sampling!r}, a share {cfg.sigma_share} log-uniform\n"
+      f"  in sigma {cfg.sigma_range}, the rest uniform in t on [0, {schedule.T}]")
 ddpm_above = {level: 100 * float((train_sigma > level).double().mean()) for level in (1.0, 2.0)}
 print("  its training draws above sigma 1.0 and 2.0: " + ", ".join(f"{v:.1f} %" for v in ddpm_above.values()))
 print(f"tinyddpm.denoise refuses sigma above {MAX_PIXEL_SIGMA}")
@@ -219,8 +219,8 @@ for sigma in (1.0, 2.0):
     pm_far = tinyddpm.denoise(y_far, sigma, model=model, schedule=schedule)
     far[sigma] = (float(psnr(y_far, x).mean()), float(psnr(pm_far, x).mean()),
                   100 * float((predict_labels(classifier, pm_far) == labels).float().mean()))
-    print(f"sigma {sigma}: noisy {far[sigma][0]:.2f} dB, posterior mean {far[sigma][1]:.2f} dB, "
-          f"read as the written digit {far[sigma][2]:.1f} %")
+    print(f"sigma {sigma}: noisy {far[sigma][0]:.2f} dB, posterior mean {far[sigma][1]:.2f} dB,\n"
+          f"  read as the written digit {far[sigma][2]:.1f} %")
 
 # %% tags=["hide-input"]
 glue("draw_lo", float(steps.min()), display=False)
@@ -778,18 +778,20 @@ lin = student.schedule()
 top = lin.max_sigma / 2  # pixel units
 sig = torch.linspace(0.05, top, 100, dtype=torch.float64)
 back = lin.sigma_from_t(tinyddpm.start_step(sig, lin)) / 2
-print(f"largest sigma: {top:.3f}; round trip agrees to a relative 1e-9:", bool(((back - sig).abs() / sig < 1e-9).all()))
+print(f"largest sigma: {top:.3f}")
+print("round trip agrees to a relative 1e-9:", bool(((back - sig).abs() / sig < 1e-9).all()))
 try:
     tinyddpm.start_step(2.5, lin)
 except ValueError as err:
-    print("sigma 2.5:", err)
+    print("sigma 2.5:", str(err).replace(" is above", "\n  is above"))
 t_star = tinyddpm.start_step(1.0, lin)
 ab = lin.alpha_bar_at(t_star).float()
 scaled = ab.sqrt() * (x0 + 2 * 1.0 * torch.randn(10_000, 1, 28, 28, generator=tinyddpm.seeded(0)))
 z_mean = (scaled.mean(0) - ab.sqrt() * x0[0]) / ((1 - ab) / 10_000).sqrt()  # against q's mean sqrt(ab) x0
 z_std = (scaled.std(0) - (1 - ab).sqrt()) / ((1 - ab) / 20_000).sqrt()  # against q's std sqrt(1 - ab)
-print(f"sigma 1.0: t* = {float(t_star):.1f}; differences from q(x_t* | x_0) in standard errors, root mean square: "
-      f"means {float(z_mean.pow(2).mean().sqrt()):.2f}, stds {float(z_std.pow(2).mean().sqrt()):.2f}")
+print(f"sigma 1.0: t* = {float(t_star):.1f}; RMS of the differences from q(x_t* | x_0)\n"
+      f"  in standard errors: means {float(z_mean.pow(2).mean().sqrt()):.2f}, "
+      f"stds {float(z_std.pow(2).mean().sqrt()):.2f}")
 
 # %% [markdown]
 # **Exercise 3.** (code) Setting (b) starts at the step whose noise *looks* like $\sigma$. Find the
@@ -799,7 +801,8 @@ print(f"sigma 1.0: t* = {float(t_star):.1f}; differences from q(x_t* | x_0) in s
 # %% tags=["hide-input", "solution"]
 ab_last = float(student.schedule().alpha_bar[-1])
 formula = (1 - ab_last) ** 0.5 / 2
-print(f"formula: the eye's step runs out at sigma = sqrt(1 - {ab_last:.4f}) / 2 = {formula:.5f}")
+print(f"formula: the eye's step runs out at sigma = sqrt(1 - {ab_last:.4f}) / 2")
+print(f"         = {formula:.5f}")
 scan = next(k / 1e5 for k in range(40_000, 60_000) if student.by_eye_step(k / 1e5) == student.T - 1)
-print(f"scan: by_eye_step first returns {student.T - 1} at sigma = {scan:.5f}, "
-      f"{'below' if scan < formula else 'at or above'} the formula: it picks the nearest step")
+print(f"scan: by_eye_step first returns {student.T - 1} at sigma = {scan:.5f},\n"
+      f"  {'below' if scan < formula else 'at or above'} the formula: it picks the nearest step")

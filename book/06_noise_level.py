@@ -137,8 +137,8 @@ r = F.conv2d(pure, M[None, None])
 print(f"std(M * noise) / sigma = {float(r.std()) / sigma:.3f}   (derivation: 6)")
 print(f"median |r| / std(r)    = {float(r.abs().median() / r.std()):.4f}  (derivation: 0.6745)")
 ratio = estimate_sigma_mad(pure) / sigma
-print(f"estimate_sigma_mad on pure noise: sigma_hat / sigma = {float(ratio.median()):.3f} "
-      f"(median over {len(pure)} images)")
+print(f"estimate_sigma_mad on pure noise: sigma_hat / sigma = {float(ratio.median()):.3f}")
+print(f"  (median over {len(pure)} images)")
 
 # %% [markdown]
 # Now a digit: the filter's response to the clean digits and to the same digits with noise, and

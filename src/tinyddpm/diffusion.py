@@ -19,7 +19,8 @@ Notation (the book's notation page lists the same), everything in model units ([
 - ``alpha_bar`` (``ab``): the surviving signal, x_t = sqrt(ab_t) x0 + sqrt(1 - ab_t) eps;
 - ``eps``: the forward process's standard normal noise; ``eps_theta``: the network's prediction;
 - noise level: sqrt((1 - ab_t) / ab_t), the std of x_t / sqrt(ab_t) - x0 (Karras et al.'s sigma);
-  it is 2 sigma for a user's pixel-unit sigma (:meth:`NoiseSchedule.t_from_sigma` takes it);
+  it is 2 sigma for a user's pixel-unit sigma
+  (:meth:`~tinyddpm.schedules.NoiseSchedule.t_from_sigma` takes it);
 - ``beta_tilde``: the variance of q(x_s | x_t, x0), Ho et al.'s beta-tilde for s = t - 1.
 """
 

@@ -81,7 +81,7 @@ def estimate_sigma(images: Any, *, method: SigmaMethod = "auto") -> Any:
     (0.2, torch.Size([4]))
 
     ``method="auto"`` fits the censored normal
-    (:func:`estimate_sigma_censored`) to the images that
+    (:func:`~tinyddpm.noise_level.estimate_sigma_censored`) to the images that
     :func:`~tinyddpm.clipping.detect_clipping` finds clipped, and uses the shipped learned
     estimator on the others when the package has it (the more accurate one on unclipped noise,
     see MODELS.md), else the classical MAD estimator; ``"mad"``, ``"learned"`` and ``"censored"``
@@ -119,9 +119,10 @@ def estimate_sigma_censored(images: Tensor, clipping: Clipping | None = None, *,
     """Sigma of clipped and quantised noisy digits by ML of a censored normal on the background.
 
     ``images``: (N, 1, H, W) pixels, dark background (MNIST's polarity). The background is the set
-    of pixels far from ink (:func:`background_mask`); its level mu is their median (unbiased under
-    censoring of less than half of them) and sigma the censored-normal ML (:func:`censored_sigma`)
-    with ``clipping``'s bounds (default: :func:`detect_clipping`). The ink threshold starts from the
+    of pixels far from ink (:func:`~tinyddpm.clipping.background_mask`); its level mu is their
+    median (unbiased under censoring of less than half of them) and sigma the censored-normal ML
+    (:func:`~tinyddpm.clipping.censored_sigma`) with ``clipping``'s bounds (default:
+    :func:`~tinyddpm.clipping.detect_clipping`). The ink threshold starts from the
     image's own spread and is then set from the fit (``passes`` rounds): 3.5 standard deviations of
     a local mean of clipped background noise above its mean. Returns (N,) float64.
     """

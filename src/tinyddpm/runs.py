@@ -78,8 +78,8 @@ class RunFolder:
 
         The saved run's config must equal this run's except for ``steps``: a resumed run may be
         given more or fewer steps. The learning rate's cosine decay is then aimed at the new total
-        from the step reached on (:func:`learning_rate`); a total at or below that step trains no
-        further and only writes the EMA weights.
+        from the step reached on (:func:`tinyddpm.train.learning_rate`); a total at or below that
+        step trains no further and only writes the EMA weights.
         """
         if not self.state.exists():
             return 0, 0.0

@@ -17,7 +17,7 @@ with the same global batch.
 
 The pieces, each small enough to read on its own: ``TrainConfig`` (the whole recipe),
 ``training_batch`` (what step k sees), ``train_step`` (loss under autocast, backward, clip,
-optimizer, EMA), :class:`RunFolder` (the run's lock, log and checkpoints) and ``train`` (the
+optimizer, EMA), :class:`~tinyddpm.runs.RunFolder` (the run's lock, log and checkpoints) and ``train`` (the
 loop that strings them together).
 
     tinyddpm train --out runs/ddpm --steps 6000
@@ -304,7 +304,7 @@ def train(
     then too, with ``info["complete"] = False``. ``data`` = (uint8 images (N, 28, 28),
     labels (N,)) trains on those digits instead of the MNIST training set under ``data_root``
     (the book's live demo uses the bundled sample). A second run on the same folder while
-    this one lives raises :class:`RunBusyError`.
+    this one lives raises :class:`~tinyddpm.runs.RunBusyError`.
     """
     from tqdm.auto import tqdm
 
