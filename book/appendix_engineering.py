@@ -34,7 +34,7 @@ if "google.colab" in sys.modules:
 # compared before the shipped model was trained, and how long each chapter of this book takes to
 # run. The numbers come from the same files as chapter 8's (`benchmarks/run.py`,
 # `benchmarks/recipe_ablation.py`, `benchmarks/scratch_ablation.py` and
-# `benchmarks/book_times.py` write them; the package ships a copy, read here through
+# `benchmarks/book_times.py` write them into the package's results folder, read here through
 # `tinyddpm.book_data`). Symbols are listed on the {doc}`notation` page.
 
 # %%
