@@ -53,11 +53,13 @@ from tinyddpm.data import load_mnist, load_sample, pixels
 from tinyddpm.denoise import denoise
 from tinyddpm.harness.evaluate import machine
 from tinyddpm.harness.student import (
+    PROCEDURE_STEPS,
     StudentUNetConfig,
     by_eye_step,
     eps_adapter,
     equivalent_step,
     from_student,
+    procedure_sigmas,
     schedule,
     step_sigma,
     student_chain,
@@ -75,7 +77,6 @@ RUNS = ROOT / "runs" / "student"
 RESULTS = ROOT / "src" / "tinyddpm" / "harness" / "results"
 SIGMAS = (0.1, 0.2, 0.3, 0.5)
 WIDE_SIGMAS = (1.0, 2.0)  # eval-range: the rest of the student's training range
-T_LOW, T_HIGH = 50, 299  # the student drew their step uniformly from these, both included
 WIDTH = StudentUNetConfig(channels=(12, 24, 48, 96, 192))  # 3/8 of the student's widths
 MINUTES = 967.1 / 60  # the shipped model's first learning-curve point (ddpm_learning_curve.csv)
 CNN_STEPS = 1500
@@ -232,12 +233,12 @@ def evaluate_shipped() -> dict:
 
 
 def student_draws() -> dict:
-    """The student's training noise in pixel sigma: their step uniform on T_LOW .. T_HIGH (both
-    included, the student's own step indices 0 .. 299), exactly, over the 250 equally likely steps."""
-    sigma = step_sigma(torch.arange(T_LOW, T_HIGH + 1))
+    """The noise the student's procedure draws, in pixel sigma: their step uniform on
+    ``PROCEDURE_STEPS`` (their own indices 0 .. 299), exactly, over the 250 equally likely steps."""
+    sigma = procedure_sigmas()
     return {
-        "t_low": T_LOW,
-        "t_high": T_HIGH,
+        "t_low": PROCEDURE_STEPS[0],
+        "t_high": PROCEDURE_STEPS[1],
         "sigma_at_low": round(float(sigma[0]), 4),
         "sigma_at_high": round(float(sigma[-1]), 4),
         "share_above_0.5": round(float((sigma > 0.5).double().mean()), 4),

@@ -195,7 +195,7 @@ viz.comparison({"clean": x[pick], "noisy": y[pick], "posterior mean": pm[pick]})
 # `sample_timesteps` redraws its training steps:
 
 # %%
-steps = student.step_sigma(torch.arange(50, 300))  # the student's steps, uniform on 50 .. 299, as pixel sigma
+steps = student.procedure_sigmas()  # the steps the student's procedure draws (50 .. 299), as pixel sigma
 above = {level: 100 * float((steps > level).double().mean()) for level in (0.5, 1.0)}
 print(f"the student's noisy inputs: sigma {float(steps.min()):.2f} to {float(steps.max()):.2f}")
 print(f"  above 0.5: {above[0.5]:.1f} %, above 1.0: {above[1.0]:.1f} %")

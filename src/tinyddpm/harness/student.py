@@ -34,6 +34,7 @@ from .optim import run_steps
 
 T = 300  # the student's number of steps
 SIZE = 32  # the student's digits: MNIST resized to 32x32
+PROCEDURE_STEPS = (50, 299)  # the student's denoising procedure draws its step uniformly from these
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,18 @@ def step_sigma(s: Tensor) -> Tensor:
     x_s / sqrt(ab_s) = x0 + sqrt((1 - ab_s) / ab_s) eps in model units, half that in pixels. (B,) float64."""
     ab = schedule().alpha_bar[s.long() + 1]
     return ((1 - ab) / ab).sqrt() / 2
+
+
+def procedure_sigmas() -> Tensor:
+    """The pixel sigma of each step the student's denoising procedure draws from (uniformly, so
+    each equally likely): steps ``PROCEDURE_STEPS`` (both included), (250,) float64, increasing.
+
+    >>> s = procedure_sigmas()
+    >>> len(s), round(float(s[0]), 4), round(float((s > 1.0).double().mean()), 3)
+    (250, 0.1535, 0.328)
+    """
+    lo, hi = PROCEDURE_STEPS
+    return step_sigma(torch.arange(lo, hi + 1))
 
 
 def equivalent_step(sigma: float) -> float:
