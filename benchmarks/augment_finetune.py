@@ -2,7 +2,7 @@
 
 Two fine-tuning runs of the shipped ``ddpm`` of equal length, the same recipe but one switch:
 ``plain`` (MNIST training digits as they are) and ``augmented`` (half of each batch through
-:func:`tinyddpm.augment.augment`: rotation, scale, shear, shift, and a thicker, thinner or
+:func:`tinyddpm.harness.augment.augment`: rotation, scale, shear, shift, and a thicker, thinner or
 softer stroke). The plain run is the control: it separates what augmentation does from what
 600 more steps at a small learning rate do. Each model, and the shipped one, then denoises
 (posterior mean, true sigma) all 10,000 MNIST test digits at sigma 0.1, 0.2, 0.3, 0.5 and the
@@ -10,7 +10,7 @@ softer stroke). The plain run is the control: it separates what augmentation doe
 
     python benchmarks/augment_finetune.py   # two runs of 600 steps in runs/finetune_*, then the table
 
-Writes ``src/tinyddpm/results/augment_finetune.json``. Rule (issue 12): the augmented model is
+Writes ``src/tinyddpm/harness/results/augment_finetune.json``. Rule (issue 12): the augmented model is
 shipped only if its MNIST PSNR drops by less than 0.1 dB at every sigma.
 """
 
@@ -24,16 +24,16 @@ from pathlib import Path
 import torch
 from other_writers import held_out_and_judge, measure
 
-from tinyddpm.augment import AugmentConfig
 from tinyddpm.checkpoint import load_model, pretrained
 from tinyddpm.data import load_mnist, pixels
 from tinyddpm.denoise import denoise
-from tinyddpm.evaluate import machine, noisy_set
+from tinyddpm.harness.augment import AugmentConfig
+from tinyddpm.harness.evaluate import machine, noisy_set
+from tinyddpm.harness.train import TrainConfig, train
 from tinyddpm.metrics import psnr
-from tinyddpm.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "src" / "tinyddpm" / "results"
+RESULTS = ROOT / "src" / "tinyddpm" / "harness" / "results"
 MNIST_SIGMAS = (0.1, 0.2, 0.3, 0.5)
 BASE = replace(TrainConfig(), init="ddpm", steps=600, lr=2e-4, warmup_steps=50, checkpoint_every=100)
 RECIPES = {"plain": BASE, "augmented": replace(BASE, augment=AugmentConfig(p=0.5))}

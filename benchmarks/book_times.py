@@ -17,7 +17,7 @@ changes little; on a shared one, spinning threads burn CPU time that measures no
 thread that spins while the one it waits for is descheduled can stretch a one-second cell to a
 minute. The results do not change (same threads, same work split).
 
-Writes ``src/tinyddpm/results/book_times.json`` (merged with earlier entries, with the machine,
+Writes ``src/tinyddpm/harness/results/book_times.json`` (merged with earlier entries, with the machine,
 threads and precision of the last run under ``_machine``): package data that the book reads.
 The appendix page of engineering measurements (``book/appendix_engineering.ipynb``) tabulates these
 times and glues the slowest chapter's (``book_max_minutes``), which the preface quotes; so after
@@ -37,10 +37,10 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from tinyddpm.evaluate import machine
+from tinyddpm.harness.evaluate import machine
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "src" / "tinyddpm" / "results" / "book_times.json"
+OUT = ROOT / "src" / "tinyddpm" / "harness" / "results" / "book_times.json"
 READERS = (ROOT / "book" / "appendix_engineering.ipynb",)  # notebooks that show book_times.json
 
 

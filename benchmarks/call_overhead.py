@@ -12,7 +12,7 @@ For one digit (and for 16), it times, in one process and interleaved round by ro
 
 Each figure is the median of ``--rounds`` rounds; the ratio denoise / forward is the overhead.
 
-    python benchmarks/call_overhead.py               # writes src/tinyddpm/results/call_overhead.json
+    python benchmarks/call_overhead.py               # writes src/tinyddpm/harness/results/call_overhead.json
     python benchmarks/call_overhead.py --out /tmp/x  # anywhere else
 """
 
@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 import tinyddpm
-from tinyddpm.evaluate import machine
+from tinyddpm.harness.evaluate import machine
 from tinyddpm.precision import with_precision
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +85,7 @@ def measure(n: int, rounds: int) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=200)
-    ap.add_argument("--out", type=Path, default=ROOT / "src" / "tinyddpm" / "results")
+    ap.add_argument("--out", type=Path, default=ROOT / "src" / "tinyddpm" / "harness" / "results")
     a = ap.parse_args()
     rows = [measure(n, a.rounds) for n in (1, 16)]
     result = {

@@ -10,7 +10,7 @@ classifier), and the mean output on the clean digit's background pixels (x = 0) 
 
     python benchmarks/l1_vs_l2.py    # two runs of 500 steps in runs/loss_*, ~12 min on 2 cores
 
-Writes ``src/tinyddpm/results/l1_vs_l2.json``.
+Writes ``src/tinyddpm/harness/results/l1_vs_l2.json``.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from pathlib import Path
 from tinyddpm.checkpoint import load_model, pretrained
 from tinyddpm.data import load_sample
 from tinyddpm.denoise import denoise
-from tinyddpm.evaluate import machine, noisy_set, score
-from tinyddpm.train import TrainConfig, train
+from tinyddpm.harness.evaluate import machine, noisy_set, score
+from tinyddpm.harness.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "src" / "tinyddpm" / "results"
+RESULTS = ROOT / "src" / "tinyddpm" / "harness" / "results"
 SIGMAS = (0.1, 0.2, 0.3, 0.5)
 BASE = replace(TrainConfig(), steps=500, checkpoint_every=100)
 RECIPES = {"l2": BASE, "l1": replace(BASE, loss="l1")}

@@ -13,10 +13,10 @@ from pathlib import Path
 from tinyddpm.checkpoint import load_tensors
 from tinyddpm.data import load_sample
 from tinyddpm.denoise import denoise
-from tinyddpm.evaluate import TEST_SIGMAS, evaluate_denoiser
-from tinyddpm.runs import STATE_FILE
+from tinyddpm.harness.evaluate import TEST_SIGMAS, evaluate_denoiser
+from tinyddpm.harness.runs import STATE_FILE
+from tinyddpm.harness.train import TrainConfig
 from tinyddpm.schedules import NoiseSchedule
-from tinyddpm.train import TrainConfig
 from tinyddpm.unet import UNet, UNetConfig
 
 SIGMAS = TEST_SIGMAS  # the noise levels of MODELS.md, which shows this curve

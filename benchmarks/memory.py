@@ -28,7 +28,7 @@ allocates besides the network, with ``clip`` on and off (``clip`` adds the final
     OMP_NUM_THREADS=1 python benchmarks/memory.py --resume  # keep rows already in memory.json
     python benchmarks/memory.py --child denoise 2000 256     # one measurement, prints one JSON line
 
-Writes ``src/tinyddpm/results/memory.json`` and prints a table.
+Writes ``src/tinyddpm/harness/results/memory.json`` and prints a table.
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ import sys
 import time
 from pathlib import Path
 
-from tinyddpm.evaluate import machine
+from tinyddpm.harness.evaluate import machine
 from tinyddpm.seeding import seeded
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "src" / "tinyddpm" / "results"
+RESULTS = ROOT / "src" / "tinyddpm" / "harness" / "results"
 SIGMA = 0.3
 SEED = 0
 MiB = 2**20

@@ -19,7 +19,7 @@ digits as their label (MNIST: the shipped classifier; the other set: its judge).
     python benchmarks/other_writers.py          # all digits (~6 min on 2 cores, most of it the conversion)
     python benchmarks/other_writers.py --quick  # 300 digits: 200 for the judge, 100 held out
 
-Writes ``src/tinyddpm/results/other_writers.json`` (``--quick``: only with ``--out``).
+Writes ``src/tinyddpm/harness/results/other_writers.json`` (``--quick``: only with ``--out``).
 """
 
 from __future__ import annotations
@@ -36,15 +36,15 @@ from PIL import Image
 from torch import Tensor
 
 from tinyddpm.checkpoint import pretrained
-from tinyddpm.classifier import train_classifier
 from tinyddpm.data import load_sample
 from tinyddpm.denoise import denoise
-from tinyddpm.evaluate import machine, noisy_set
+from tinyddpm.harness.classifier import train_classifier
+from tinyddpm.harness.evaluate import machine, noisy_set
 from tinyddpm.metrics import predict_labels, psnr
 from tinyddpm.preprocess import normalize
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "src" / "tinyddpm" / "results"
+RESULTS = ROOT / "src" / "tinyddpm" / "harness" / "results"
 SIGMAS = (0.2, 0.3)
 SEED = 0
 HELD_OUT = 700
@@ -175,7 +175,7 @@ def summary(result: dict) -> str:
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="300 digits: 200 for the judge, 100 held out")
-    ap.add_argument("--out", type=Path, default=None, help="results file (default: src/tinyddpm/results/)")
+    ap.add_argument("--out", type=Path, default=None, help="results file (default: the package's results/)")
     a = ap.parse_args(argv)
     if a.quick and a.out is None:
         ap.error("--quick writes only where --out says (the committed results stay as they are)")

@@ -24,7 +24,7 @@
     python benchmarks/photos.py            # 200 photos, 500 digits per sigma
     python benchmarks/photos.py --quick    # 40 photos, 100 digits
 
-Writes ``src/tinyddpm/results/photos.json`` (``--quick``: ``photos_quick.json``) and prints a summary.
+Writes ``src/tinyddpm/harness/results/photos.json`` (``--quick``: ``photos_quick.json``) and prints a summary.
 """
 
 from __future__ import annotations
@@ -46,14 +46,14 @@ from tinyddpm.checkpoint import pretrained
 from tinyddpm.cli import main
 from tinyddpm.data import load_mnist, load_sample
 from tinyddpm.denoise import denoise
-from tinyddpm.evaluate import machine, noisy_set, quantize_uint8
+from tinyddpm.harness.evaluate import machine, noisy_set, quantize_uint8
 from tinyddpm.io import load_image
 from tinyddpm.metrics import predict_labels, psnr
 from tinyddpm.noise_level import estimate_sigma, estimate_sigma_learned
 from tinyddpm.preprocess import SyntheticPhoto, synthetic_photo
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "src" / "tinyddpm" / "results"
+RESULTS = ROOT / "src" / "tinyddpm" / "harness" / "results"
 SIGMAS = (0.1, 0.2, 0.3)
 SEED = 0
 
@@ -202,7 +202,7 @@ def summary(result: dict) -> str:
 def main_bench(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="40 photos and 100 digits per sigma")
-    ap.add_argument("--out", type=Path, default=None, help="results file (default: src/tinyddpm/results/)")
+    ap.add_argument("--out", type=Path, default=None, help="results file (default: the package's results/)")
     a = ap.parse_args(argv)
     n_photos, n_digits = (40, 100) if a.quick else (200, 500)
     command = "python benchmarks/photos.py" + (" --quick" if a.quick else "")

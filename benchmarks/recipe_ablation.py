@@ -29,7 +29,7 @@ digits). The winner is the candidate with the best smallest gain over the start 
     python benchmarks/recipe_ablation.py --only p_uncond_0.5_1000_steps   # the winner, longer
     python benchmarks/recipe_ablation.py --only today min_snr_5
 
-Writes ``src/tinyddpm/results/recipe_ablation.json`` (merged: a second call adds its candidates).
+Writes ``src/tinyddpm/harness/results/recipe_ablation.json`` (merged: a second call adds its candidates).
 """
 
 from __future__ import annotations
@@ -45,13 +45,13 @@ import torch
 from tinyddpm.checkpoint import load_model, pretrained
 from tinyddpm.data import load_mnist, load_sample, pixels
 from tinyddpm.denoise import denoise
-from tinyddpm.evaluate import generate, machine, noisy_set, sample_scores
+from tinyddpm.harness.evaluate import generated_digits, generation_scores, machine, noisy_set
+from tinyddpm.harness.train import TrainConfig, train
 from tinyddpm.metrics import classifier_features, psnr
 from tinyddpm.seeding import seeded
-from tinyddpm.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "src" / "tinyddpm" / "results" / "recipe_ablation.json"
+OUT = ROOT / "src" / "tinyddpm" / "harness" / "results" / "recipe_ablation.json"
 SIGMAS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75)
 HEADLINE = ("0.1", "0.2", "0.3", "0.5")  # the sigmas the winner must improve
 FID_COUNT, FID_STEPS = 1000, 50
@@ -78,8 +78,8 @@ def measure(model: torch.nn.Module, schedule, x: torch.Tensor, classifier, f_tes
     for sigma in SIGMAS:
         out = denoise(noisy_set(x, sigma, seed=0), sigma, model=model, schedule=schedule)
         pm[str(sigma)] = round(float(psnr(out, x).mean()), 3)
-    images, seconds = generate(model, schedule, FID_COUNT, steps=FID_STEPS)
-    return {"posterior_mean_psnr": pm, "fid_ddim50": sample_scores(classifier, images, f_test)}
+    images, seconds = generated_digits(model, schedule, FID_COUNT, steps=FID_STEPS)
+    return {"posterior_mean_psnr": pm, "fid_ddim50": generation_scores(classifier, images, f_test)}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
     if "start" not in result:
         train_x = load_mnist(train=True)[0]
         pick = torch.randperm(len(train_x), generator=seeded(99))[:FID_COUNT]
-        floor = sample_scores(classifier, pixels(train_x[pick]), f_test)
+        floor = generation_scores(classifier, pixels(train_x[pick]), f_test)
         result["fid_floor_train"] = floor
         result["start"] = measure(*load_model(START)[:2], x, classifier, f_test)
     recipes = {**RECIPES, **FINAL}

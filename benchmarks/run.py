@@ -1,19 +1,19 @@
 """All the benchmarks in one command: denoising quality, identity, speed and sample quality.
 
-    python benchmarks/run.py                 # full run (~50 min on 2 CPU cores): src/tinyddpm/results/
+    python benchmarks/run.py                 # full run (~50 min on 2 CPU cores), into harness/results/
     python benchmarks/run.py --quick         # same code on a few digits, into a new temporary folder
     python benchmarks/run.py --quick --out /tmp/bench   # ... into /tmp/bench (tests/test_benchmarks.py)
     python benchmarks/run.py --only speed    # one section again (quality, speed, diffusers, fid, summary)
 
 Sections write ``<out>/bench_<section>.json``, each with the machine, threads and precision it ran
-with (``tinyddpm.evaluate.machine``); ``summary`` turns them into ``<out>/BENCHMARKS.md``. A
-``--quick`` run never writes into ``src/tinyddpm/results/`` unless ``--out`` says so.
+with (``tinyddpm.harness.evaluate.machine``); ``summary`` turns them into ``<out>/BENCHMARKS.md``. A
+``--quick`` run never writes into ``src/tinyddpm/harness/results/`` unless ``--out`` says so.
 
 Digit sets (nested, the same digits for every method that runs on them):
 - ``test``: the 10,000 MNIST test digits, for the methods that take one network evaluation or less;
 - ``s1000``: the 1,000 test digits bundled with the package (100 per class);
 - ``s50``: the first 5 digits of each class in ``s1000``, for the multi-step samplers.
-Noise: y = x + sigma n, not clipped, n fixed per digit (``tinyddpm.evaluate.noisy_set``); classical
+Noise: y = x + sigma n, not clipped, n fixed per digit (``tinyddpm.harness.evaluate.noisy_set``); classical
 denoisers are tuned per sigma on 300 training digits, never on test digits.
 """
 
@@ -33,28 +33,28 @@ import torch
 from torch import Tensor
 
 import tinyddpm
-from tinyddpm import interop
-from tinyddpm.baselines import (
+from tinyddpm.data import load_mnist, pixels, to_model
+from tinyddpm.denoise import denoise, start_step
+from tinyddpm.harness import interop
+from tinyddpm.harness.baselines import (
     CLASSICAL_GRIDS,
     available_classical,
     classical_denoise,
     fixed_step_chain,
     tune_classical,
 )
-from tinyddpm.data import load_mnist, pixels, to_model
-from tinyddpm.denoise import denoise, start_step
-from tinyddpm.evaluate import (
-    generate,
+from tinyddpm.harness.evaluate import (
+    bundled_test_indices,
+    generated_digits,
+    generation_scores,
     machine,
     noisy_set,
-    sample_scores,
-    sample_test_indices,
     score,
     vae_reconstruction,
 )
+from tinyddpm.harness.supervised import supervised_denoise
 from tinyddpm.metrics import classifier_features, predict_labels, psnr
 from tinyddpm.seeding import seeded
-from tinyddpm.supervised import supervised_denoise
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGMAS: dict[str, float] = {
@@ -123,7 +123,7 @@ def digit_sets(n: dict[str, int]) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
     xs, ys = load_mnist(train=False)
     x = pixels(xs[: n["test"]])  # (N, 1, 28, 28)
     y = ys[: n["test"]]
-    s1000 = sample_test_indices()
+    s1000 = bundled_test_indices()
     s1000 = s1000[s1000 < n["test"]][: n["s1000"]]
     if len(s1000) < n["s1000"]:  # --quick: the first test digits stand in
         s1000 = torch.arange(n["s1000"])
@@ -493,7 +493,7 @@ def diffusers_compare(n: dict[str, int], log: Callable[[str], None]) -> dict:
         "precision": "float32",
     }
     for name, steps in (("DDIM", 10), ("DDPM ancestral", 25)):
-        # the settings that make diffusers run tinyddpm's chain (tinyddpm.interop says why each)
+        # the settings that make diffusers run tinyddpm's chain (tinyddpm.harness.interop says why each)
         sched = interop.scheduler(schedule, "ddim" if name == "DDIM" else "ddpm")
         method = "ddim" if name == "DDIM" else "ancestral"
         t0 = time.perf_counter()
@@ -537,25 +537,25 @@ def fid(n: dict[str, int], log: Callable[[str], None]) -> dict:
     }
     floor_idx = torch.randperm(len(train), generator=seeded(99))
     for count in (n["fid"], n["fid_ancestral"]):
-        out["runs"][f"training digits (floor), n={count}"] = sample_scores(
+        out["runs"][f"training digits (floor), n={count}"] = generation_scores(
             classifier, train[floor_idx[:count]], f_test
         )
     for steps in (10, 20, 50):
-        imgs, sec = generate(model, schedule, n["fid"], steps=steps)
+        imgs, sec = generated_digits(model, schedule, n["fid"], steps=steps)
         big, small = f"DDIM {steps} steps, n={n['fid']}", f"DDIM {steps} steps, n={n['fid_ancestral']}"
-        out["runs"][big] = {**sample_scores(classifier, imgs, f_test), "seconds": round(sec, 1)}
-        out["runs"][small] = sample_scores(classifier, imgs[: n["fid_ancestral"]], f_test)
+        out["runs"][big] = {**generation_scores(classifier, imgs, f_test), "seconds": round(sec, 1)}
+        out["runs"][small] = generation_scores(classifier, imgs[: n["fid_ancestral"]], f_test)
         log(f"fid {big}: {out['runs'][big]['fid']}")
     # g = 1: the conditional model alone; against the null-label rows it shows how much of the gap
     # is the null-label path (trained on p_uncond of the batches) rather than the network
     for g in (1.0, GUIDANCE):
-        imgs, sec = generate(model, schedule, n["fid"], steps=50, conditional=True, guidance=g)
+        imgs, sec = generated_digits(model, schedule, n["fid"], steps=50, conditional=True, guidance=g)
         name = f"DDIM 50 steps, class label, guidance {g:g}, n={n['fid']}"
-        out["runs"][name] = {**sample_scores(classifier, imgs, f_test), "seconds": round(sec, 1)}
+        out["runs"][name] = {**generation_scores(classifier, imgs, f_test), "seconds": round(sec, 1)}
         log(f"fid {name}: {out['runs'][name]['fid']}")
-    imgs, sec = generate(model, schedule, n["fid_ancestral"], method="ancestral", steps=None)
+    imgs, sec = generated_digits(model, schedule, n["fid_ancestral"], method="ancestral", steps=None)
     name = f"ancestral {schedule.T} steps, n={n['fid_ancestral']}"
-    out["runs"][name] = {**sample_scores(classifier, imgs, f_test), "seconds": round(sec, 1)}
+    out["runs"][name] = {**generation_scores(classifier, imgs, f_test), "seconds": round(sec, 1)}
     log(f"fid {name}: {out['runs'][name]['fid']}")
     floor = out["runs"][f"training digits (floor), n={n['fid']}"]["fid"]
     out["targets"] = {
@@ -584,7 +584,8 @@ def summary(out_dir: Path) -> str:
     lines = [
         "# Benchmarks",
         "",
-        "Generated by `python benchmarks/run.py` from `src/tinyddpm/results/bench_*.json`; do not edit.",
+        "Generated by `python benchmarks/run.py` from `src/tinyddpm/harness/results/bench_*.json`;"
+        " do not edit.",
         "",
     ]
     if q:
@@ -604,7 +605,7 @@ def summary(out_dir: Path) -> str:
             f"({min(CLASSICAL_GRIDS['bm3d'])} to {max(CLASSICAL_GRIDS['bm3d'])} sigma). "
             f"The fixed-step row starts the linear T=300 chain at step {q.get('fixed_step', 100)} "
             "with the noisy image unscaled, whatever sigma: not the student's procedure "
-            "(`src/tinyddpm/results/student.json` measures that).",
+            "(`src/tinyddpm/harness/results/student.json` measures that).",
             "",
             "| method | digits | " + " | ".join(f"σ={k}" for k in keys) + " |",
             "|---|---|" + "---|" * len(keys),
@@ -805,14 +806,14 @@ def main(argv: list[str] | None = None) -> int:
         "--out",
         type=Path,
         default=None,
-        help="results folder (default: src/tinyddpm/results; with --quick, a new temporary folder)",
+        help="results folder (default: src/tinyddpm/harness/results; with --quick, a new temporary folder)",
     )
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     a = p.parse_args(argv)
     if a.out is None and a.quick:  # a quick run never overwrites the full run's results by default
         a.out = Path(tempfile.mkdtemp(prefix="tinyddpm-bench-quick-"))
     elif a.out is None:
-        a.out = ROOT / "src" / "tinyddpm" / "results"
+        a.out = ROOT / "src" / "tinyddpm" / "harness" / "results"
     a.out.mkdir(parents=True, exist_ok=True)
     print(f"writing to {a.out}", flush=True)
     n = sizes(a.quick)

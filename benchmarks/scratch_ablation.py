@@ -18,14 +18,14 @@ table also says what the EMA buys at this length. The candidates:
 - ``sigma_share_0.8``: 80 % of each batch log-uniform in pixel sigma (a band-focused mixture);
 - ``p_uncond_0.3``: the null label on 30 % of the images;
 - ``augment_0.2``: a fifth of the digits under small affine and stroke changes
-  (:mod:`tinyddpm.augment`, half of its default ranges), for other people's handwriting.
+  (:mod:`tinyddpm.harness.augment`, half of its default ranges), for other people's handwriting.
 
     python benchmarks/scratch_ablation.py                    # all candidates (each ~13 min on 2 idle cores)
     python benchmarks/scratch_ablation.py --only today lognormal
     python benchmarks/scratch_ablation.py --quick --out /tmp/a.json   # 20 steps, tiny scoring (tests)
 
 Runs live in ``runs/scratch_<name>`` and resume; the table is merged into
-``src/tinyddpm/results/scratch_ablation.json`` (a second call adds or replaces its candidates).
+``src/tinyddpm/harness/results/scratch_ablation.json`` (a second call adds or replaces its candidates).
 """
 
 from __future__ import annotations
@@ -39,20 +39,20 @@ from pathlib import Path
 
 import torch
 
-from tinyddpm.augment import AugmentConfig
 from tinyddpm.checkpoint import load_model, load_tensors, pretrained
 from tinyddpm.data import load_mnist, pixels
 from tinyddpm.denoise import denoise
-from tinyddpm.evaluate import generate, machine, noisy_set, sample_scores
+from tinyddpm.harness.augment import AugmentConfig
+from tinyddpm.harness.evaluate import generated_digits, generation_scores, machine, noisy_set
+from tinyddpm.harness.runs import STATE_FILE
+from tinyddpm.harness.train import TrainConfig, quick_config, train
 from tinyddpm.metrics import classifier_features, psnr
-from tinyddpm.runs import STATE_FILE
-from tinyddpm.train import TrainConfig, quick_config, train
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from other_writers import other_set  # noqa: E402
 
-OUT = ROOT / "src" / "tinyddpm" / "results" / "scratch_ablation.json"
+OUT = ROOT / "src" / "tinyddpm" / "harness" / "results" / "scratch_ablation.json"
 SIGMAS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75)
 TRAIN_DIGITS = 59_000  # the runs train on these; the last 1,000 training digits score them
 STEPS = 1000  # 128,000 images: about 10 minutes of bf16 training on 2 idle cores
@@ -90,8 +90,8 @@ def measure(model, schedule, sets: dict, classifier, f_ref, fid_count: int) -> d
     o = sets["other_hands"]
     out = denoise(noisy_set(o, 0.3, seed=0), 0.3, model=model, schedule=schedule)
     row["other_hands_psnr_0.3"] = round(float(psnr(out, o).mean()), 3)
-    images, seconds = generate(model, schedule, fid_count, steps=50)
-    row["fid_unconditional_ddim50"] = sample_scores(classifier, images, f_ref)["fid"]
+    images, seconds = generated_digits(model, schedule, fid_count, steps=50)
+    row["fid_unconditional_ddim50"] = generation_scores(classifier, images, f_ref)["fid"]
     return row
 
 

@@ -1,6 +1,6 @@
 """The student's project as a peer: their recipe trained here, their procedure measured, their CNN.
 
-``tinyddpm.student`` rebuilds the student's recipe from the facts in ``shared/seed/README.md``
+``tinyddpm.harness.student`` rebuilds the student's recipe from the facts in ``shared/seed/README.md``
 (32x32 digits in [-1, 1], linear T = 300, "SimpleUnet", L1 loss, Adam 1e-3, batch 128; the
 U-Net at 3/8 of the student's widths, 12 -> 192 channels instead of 32 -> 512, so that the
 weights ship under 10 MB; the full width is 15.6 M parameters, 60 MiB). Trained on 2 CPU cores
@@ -26,7 +26,7 @@ the same noisy digits: 2,000 test digits at 32x32 with a step s uniform on 0 .. 
 sees x_s; the estimators see the same image as y = x + sigma n, sigma the step's equivalent).
 
     python benchmarks/student.py train   # ~50 min: both U-Nets, both CNNs -> runs/student/
-    python benchmarks/student.py eval    # ~10 min: src/tinyddpm/results/student.json
+    python benchmarks/student.py eval    # ~10 min: src/tinyddpm/harness/results/student.json
     python benchmarks/student.py eval-shipped   # only the shipped ddpm's rows again, after it changes
     python benchmarks/student.py eval-range     # ~5 min: sigma 1.0 and 2.0, the shipped networks only
 
@@ -36,7 +36,7 @@ pixel sigma from about 0.15 to about 2.2): settings (a)-(c) at sigma 1.0 and 2.0
 shipped ddpm's rows, under ``wide_range``, with the exact shares of the student's draws above
 sigma 0.5 and 1.0.
 
-Writes ``src/tinyddpm/results/student.json``.
+Writes ``src/tinyddpm/harness/results/student.json``.
 """
 
 from __future__ import annotations
@@ -51,17 +51,15 @@ import torch
 from tinyddpm.checkpoint import load_model, pretrained, save_model
 from tinyddpm.data import load_mnist, load_sample, pixels
 from tinyddpm.denoise import denoise
-from tinyddpm.evaluate import machine
-from tinyddpm.metrics import predict_labels, psnr
-from tinyddpm.noise_level import estimate_sigma_learned, estimate_sigma_mad
-from tinyddpm.samplers import ddim_step, ddim_timesteps, predict_start, sample_loop
-from tinyddpm.seeding import generator
-from tinyddpm.student import (
+from tinyddpm.harness.evaluate import machine
+from tinyddpm.harness.student import (
+    PROCEDURE_STEPS,
     StudentUNetConfig,
     by_eye_step,
     eps_adapter,
     equivalent_step,
     from_student,
+    procedure_sigmas,
     schedule,
     step_sigma,
     student_chain,
@@ -69,13 +67,16 @@ from tinyddpm.student import (
     train_step_cnn,
     train_student,
 )
+from tinyddpm.metrics import predict_labels, psnr
+from tinyddpm.noise_level import estimate_sigma_learned, estimate_sigma_mad
+from tinyddpm.samplers import ddim_step, ddim_timesteps, predict_start, sample_loop
+from tinyddpm.seeding import generator
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "student"
-RESULTS = ROOT / "src" / "tinyddpm" / "results"
+RESULTS = ROOT / "src" / "tinyddpm" / "harness" / "results"
 SIGMAS = (0.1, 0.2, 0.3, 0.5)
 WIDE_SIGMAS = (1.0, 2.0)  # eval-range: the rest of the student's training range
-T_LOW, T_HIGH = 50, 299  # the student drew their step uniformly from these, both included
 WIDTH = StudentUNetConfig(channels=(12, 24, 48, 96, 192))  # 3/8 of the student's widths
 MINUTES = 967.1 / 60  # the shipped model's first learning-curve point (ddpm_learning_curve.csv)
 CNN_STEPS = 1500
@@ -232,12 +233,12 @@ def evaluate_shipped() -> dict:
 
 
 def student_draws() -> dict:
-    """The student's training noise in pixel sigma: their step uniform on T_LOW .. T_HIGH (both
-    included, the student's own step indices 0 .. 299), exactly, over the 250 equally likely steps."""
-    sigma = step_sigma(torch.arange(T_LOW, T_HIGH + 1))
+    """The noise the student's procedure draws, in pixel sigma: their step uniform on
+    ``PROCEDURE_STEPS`` (their own indices 0 .. 299), exactly, over the 250 equally likely steps."""
+    sigma = procedure_sigmas()
     return {
-        "t_low": T_LOW,
-        "t_high": T_HIGH,
+        "t_low": PROCEDURE_STEPS[0],
+        "t_high": PROCEDURE_STEPS[1],
         "sigma_at_low": round(float(sigma[0]), 4),
         "sigma_at_high": round(float(sigma[-1]), 4),
         "share_above_0.5": round(float((sigma > 0.5).double().mean()), 4),

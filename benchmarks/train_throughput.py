@@ -2,14 +2,14 @@
 
 The shipped recipe (``TrainConfig()``: batch 128, the 1.5 M-parameter U-Net) is timed phase by
 phase on the MNIST training set, the same steps for both settings: the batch (indexing, noise,
-timesteps, labels: :func:`tinyddpm.train.training_batch`), forward and backward (the loss under
+timesteps, labels: :func:`tinyddpm.harness.train.training_batch`), forward and backward (the loss under
 autocast), the optimiser (clipping, AdamW) and the EMA update. ``--steps`` steps are timed after
 ``--warmup`` untimed ones, in alternating blocks of ``--block`` steps so that a change in the
 machine's load hits both settings alike.
 
     python benchmarks/train_throughput.py            # 3 x 10 timed steps per setting, ~2 min on 2 cores
 
-Writes ``src/tinyddpm/results/train_throughput.json``.
+Writes ``src/tinyddpm/harness/results/train_throughput.json``.
 """
 
 from __future__ import annotations
@@ -25,17 +25,17 @@ from torch import nn
 
 from tinyddpm import diffusion
 from tinyddpm.data import Batcher, load_mnist
-from tinyddpm.evaluate import machine
+from tinyddpm.harness.evaluate import machine
+from tinyddpm.harness.train import TrainConfig, _build, learning_rate, training_batch
 from tinyddpm.schedules import NoiseSchedule
-from tinyddpm.train import TrainConfig, _build, learning_rate, training_batch
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "src" / "tinyddpm" / "results" / "train_throughput.json"
+OUT = ROOT / "src" / "tinyddpm" / "harness" / "results" / "train_throughput.json"
 PHASES = ("batch", "forward_backward", "optimizer", "ema")
 
 
 def timed_step(cfg: TrainConfig, step: int, state: dict, times: dict[str, float]) -> None:
-    """One training step (what :func:`tinyddpm.train.train_step` does), phase by phase."""
+    """One training step (what :func:`tinyddpm.harness.train.train_step` does), phase by phase."""
     model, ema, opt, schedule = state["model"], state["ema"], state["opt"], state["schedule"]
     t0 = time.perf_counter()
     b = training_batch(cfg, step, state["images"], state["labels"], state["batcher"], schedule)

@@ -57,10 +57,10 @@ from torchvision.transforms.functional import gaussian_blur
 
 import tinyddpm
 from tinyddpm import viz
-from tinyddpm.book_data import HTMLTable
-from tinyddpm.evaluate import noisy_set
+from tinyddpm.harness.book_data import HTMLTable
+from tinyddpm.harness.evaluate import noisy_set
 from tinyddpm.metrics import identity_accuracy, predict_labels, psnr
-from tinyddpm.vae import kl_to_prior
+from tinyddpm.harness.vae import kl_to_prior
 
 # %%
 vae, _ = tinyddpm.pretrained("vae")
@@ -76,7 +76,7 @@ glue("hidden", vae.enc[1].out_features, display=False)
 # {glue:text}`latent` dimensions. A reconstruction is `decode(mu(x))`: the decoder applied to the
 # centre of the encoder's Gaussian, with no sampling, so the experiment is deterministic:
 #
-# ```{literalinclude} /src/tinyddpm/vae.py
+# ```{literalinclude} /src/tinyddpm/harness/vae.py
 # :pyobject: VAE.forward
 # :dedent:
 # ```

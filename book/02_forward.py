@@ -59,8 +59,8 @@ from torch.distributions import Normal
 
 import tinyddpm
 from tinyddpm import diffusion, samplers, viz
-from tinyddpm.baselines import ScheduleAdapter
-from tinyddpm.book_data import HTMLTable
+from tinyddpm.harness.baselines import ScheduleAdapter
+from tinyddpm.harness.book_data import HTMLTable
 from tinyddpm.metrics import predict_labels
 from tinyddpm.schedules import NoiseSchedule
 

@@ -53,11 +53,11 @@ from torch.distributions import Normal, kl_divergence
 
 import tinyddpm
 from tinyddpm import diffusion, samplers, viz
-from tinyddpm.analytic import GaussianEps, gaussian_posterior
-from tinyddpm.book_data import HTMLTable, read_json, results_path
+from tinyddpm.harness.analytic import GaussianEps, gaussian_posterior
+from tinyddpm.harness.book_data import HTMLTable, read_json, results_path
 from tinyddpm.checkpoint import load_model, pretrained_path
 from tinyddpm.metrics import psnr
-from tinyddpm.train import quick_config, train
+from tinyddpm.harness.train import quick_config, train
 from tinyddpm.unet import num_parameters, summary, timestep_embedding
 
 MNIST_TRAINING_DIGITS = 60_000  # the size of MNIST's training split; TrainConfig.train_limit=None uses all of it
@@ -253,7 +253,7 @@ glue("lam_T", float(lam[-1]), display=False)
 #
 # We can check the second point where the answer is known in closed form. If the "digits" were
 # Gaussian, $x_0 \sim \mathcal N(m, v I)$, the optimal noise predictor
-# $\mathbb E[\epsilon \mid x_t]$ is a linear function (`tinyddpm.analytic.GaussianEps`), and the
+# $\mathbb E[\epsilon \mid x_t]$ is a linear function (`tinyddpm.harness.analytic.GaussianEps`), and the
 # MMSE denoiser of $y = x_0 + 2\sigma n$ (model units) is the classical Wiener filter
 # $m + \frac{v}{v + 4\sigma^2}(y - m)$. Feeding the optimal noise predictor through
 # `predict_x0` must give the Wiener filter, at every noise level:
@@ -590,7 +590,7 @@ glue("shipped_cores", read_json("models.json")["ddpm"]["machine"]["cores"], disp
 # {glue:text}`shipped_epochs:.0f` passes over the training digits, in
 # {glue:text}`shipped_minutes` minutes on
 # {glue:text}`shipped_cores` CPU cores (`MODELS.md` in the repository gives the commands). Here
-# is the same training loop, `tinyddpm.train`, on a much smaller network
+# is the same training loop, `tinyddpm.harness.train`, on a much smaller network
 # ({glue:text}`live_base` base channels, {glue:text}`live_levels` resolution levels instead of
 # {glue:text}`shipped_levels`), {glue:text}`live_steps` steps of {glue:text}`live_batch`
 # images, on the digits bundled with the package: {glue:text}`n_train:,d` of them, keeping
@@ -608,7 +608,7 @@ glue("shipped_cores", read_json("models.json")["ddpm"]["machine"]["cores"], disp
 # then backpropagation, gradient clipping, the AdamW step and the update of the exponential
 # moving average (EMA) of the weights that the shipped model is made of:
 #
-# ```{literalinclude} /src/tinyddpm/train.py
+# ```{literalinclude} /src/tinyddpm/harness/train.py
 # :pyobject: train_step
 # ```
 #
@@ -784,12 +784,12 @@ viz.comparison({
 #
 # The training log of the shipped model's first {glue:text}`log_steps:,d` steps, and its denoising PSNR
 # measured at checkpoints along the way, are result files that ship inside the package
-# (`src/tinyddpm/results`, read through `tinyddpm.book_data`), so the next cell runs wherever
+# (`src/tinyddpm/harness/results`, read through `tinyddpm.harness.book_data`), so the next cell runs wherever
 # tinyddpm is installed, Colab included.
 
 # %% tags=["hide-input"]
 def results_csv(name: str) -> list[dict]:
-    """The rows of a CSV result file shipped with the package (src/tinyddpm/results/)."""
+    """The rows of a CSV result file shipped with the package (src/tinyddpm/harness/results/)."""
     with open(results_path(name), newline="") as f:
         return list(csv.DictReader(f))
 

@@ -46,7 +46,7 @@ from myst_nb import glue
 
 import tinyddpm
 from tinyddpm import samplers, viz
-from tinyddpm.book_data import HTMLTable
+from tinyddpm.harness.book_data import HTMLTable
 from tinyddpm.checkpoint import load_model, pretrained_path
 from tinyddpm.diffusion import q_posterior
 from tinyddpm.metrics import predict_labels, psnr

@@ -48,15 +48,16 @@ from IPython.display import display
 from myst_nb import glue
 
 import tinyddpm
-from tinyddpm import baselines, samplers, student, viz
-from tinyddpm.book_data import HTMLTable
+from tinyddpm import samplers, viz
+from tinyddpm.harness import baselines, student
+from tinyddpm.harness.book_data import HTMLTable
 from tinyddpm.checkpoint import pretrained_path
 from tinyddpm.denoise import MAX_PIXEL_SIGMA
 from tinyddpm.diffusion import q_sample
-from tinyddpm.evaluate import noisy_set
+from tinyddpm.harness.evaluate import noisy_set
 from tinyddpm.metrics import mse, pooled_psnr, predict_labels, psnr
 from tinyddpm.schedules import NoiseSchedule
-from tinyddpm.train import TrainConfig, sample_timesteps
+from tinyddpm.harness.train import TrainConfig, sample_timesteps
 
 # %%
 model, schedule = tinyddpm.pretrained("ddpm")
@@ -194,7 +195,7 @@ viz.comparison({"clean": x[pick], "noisy": y[pick], "posterior mean": pm[pick]})
 # `sample_timesteps` redraws its training steps:
 
 # %%
-steps = student.step_sigma(torch.arange(50, 300))  # the student's steps, uniform on 50 .. 299, as pixel sigma
+steps = student.procedure_sigmas()  # the steps the student's procedure draws (50 .. 299), as pixel sigma
 above = {level: 100 * float((steps > level).double().mean()) for level in (0.5, 1.0)}
 print(f"the student's noisy inputs: sigma {float(steps.min()):.2f} to {float(steps.max()):.2f}")
 print(f"  above 0.5: {above[0.5]:.1f} %, above 1.0: {above[1.0]:.1f} %")
@@ -261,7 +262,7 @@ glue("student_max_sigma", student.schedule().max_sigma / 2, display=False)
 # {glue:text}`far_same_2.0:.1f` %: at $\sigma = 2.0$ a noisy image holds little of its digit, and
 # the posterior mean is a blur of the digits it could have been.
 #
-# `tinyddpm.student` rebuilds the student's recipe from the facts of their code, and the package
+# `tinyddpm.harness.student` rebuilds the student's recipe from the facts of their code, and the package
 # ships a network like theirs: the student's U-Net at 3/8 of its channel widths (so that the
 # weights stay small), trained here with their recipe (L1 loss, Adam, their schedule, steps
 # uniform over all of it, so up to $\sigma =$ {glue:text}`student_max_sigma:.2f`) for
@@ -438,12 +439,12 @@ viz.comparison(rows_high)
 #
 # A procedure that has to cope with plain noisy images but keeps the student's chain needs a
 # start step chosen once, by hand, and gets the image as it is, unscaled.
-# `tinyddpm.baselines.fixed_step_chain` does that, with step 100, on tinyddpm's own network
+# `tinyddpm.harness.baselines.fixed_step_chain` does that, with step 100, on tinyddpm's own network
 # (the benchmarks' "fixed step" rows); because that network was trained on continuous $t$, it
 # can be asked at any noise level, and a small adapter translates each step of the linear grid
 # into the model's own step with the same $\bar\alpha$:
 #
-# ```{literalinclude} /src/tinyddpm/baselines.py
+# ```{literalinclude} /src/tinyddpm/harness/baselines.py
 # :pyobject: ScheduleAdapter.__call__
 # :dedent:
 # ```

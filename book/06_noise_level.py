@@ -53,8 +53,8 @@ from myst_nb import glue
 
 import tinyddpm
 from tinyddpm import clipping, noise_level, viz
-from tinyddpm.book_data import HTMLTable
-from tinyddpm.evaluate import noisy_set
+from tinyddpm.harness.book_data import HTMLTable
+from tinyddpm.harness.evaluate import noisy_set
 from tinyddpm.metrics import psnr
 from tinyddpm.noise_level import estimate_sigma_learned, estimate_sigma_mad
 
@@ -227,7 +227,7 @@ glue("sigma_net_params", n_params, display=False)
 # The project this book answers wanted the same thing: "another simple cnn net to predict how
 # much rounds of noise is insert in the picture, however the cnn network doesn't accuracy enough
 # so I just simply mannuly input the predict of the noise rounds" (the student's write-up). Their
-# network (`tinyddpm.student.StepCNN`, rebuilt from the facts of their code: three conv layers of
+# network (`tinyddpm.harness.student.StepCNN`, rebuilt from the facts of their code: three conv layers of
 # 36, 72 and 144 channels with max-pooling, linear layers of 1024, 512 and 256 units and a
 # 300-way output) classifies the step $t$ of their linear $T = 300$ schedule, with cross-entropy.
 # In their training loop the noisy image is computed and then not used: the network is fed the
@@ -240,8 +240,8 @@ glue("sigma_net_params", n_params, display=False)
 # start step down to a multiple of ten.
 
 # %% tags=["remove-input"]
-from tinyddpm.book_data import read_json
-from tinyddpm.student import StepCNN
+from tinyddpm.harness.book_data import read_json
+from tinyddpm.harness.student import StepCNN
 
 levels = read_json("student.json")["noise_level"]
 rows = []
@@ -321,7 +321,7 @@ glue("log_batch_size", batch_size, display=False)
 # from the table's range and from the range their denoising drew.
 
 # %%
-from tinyddpm.student import schedule as student_schedule, step_sigma, to_student
+from tinyddpm.harness.student import schedule as student_schedule, step_sigma, to_student
 
 sched300 = student_schedule()  # linear betas, T = 300
 x32 = (to_student(x) + 1) / 2  # their 32 x 32 digits, in pixel units

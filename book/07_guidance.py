@@ -57,9 +57,9 @@ from IPython.display import display
 from myst_nb import glue
 
 import tinyddpm
-from tinyddpm.book_data import HTMLTable
+from tinyddpm.harness.book_data import HTMLTable
 from tinyddpm.checkpoint import load_model, pretrained_path
-from tinyddpm.evaluate import noisy_set
+from tinyddpm.harness.evaluate import noisy_set
 from tinyddpm.metrics import identity_accuracy, predict_labels, psnr
 
 # %% [markdown]
@@ -428,7 +428,7 @@ glue("noisy_flip_05_gmax", rate(by_scale["from noisy image", scales[-1]][at[0.5]
 # %% tags=["hide-input"]
 from collections import Counter
 
-from tinyddpm.book_data import read_json
+from tinyddpm.harness.book_data import read_json
 
 student = read_json("student.json")
 wide = student["wide_range"]

@@ -37,14 +37,14 @@ if "google.colab" in sys.modules:
 #
 # ```bash
 # pip install -e ".[bench]"
-# python benchmarks/run.py            # writes src/tinyddpm/results/
+# python benchmarks/run.py            # writes src/tinyddpm/harness/results/
 # python benchmarks/run.py --quick    # the same code on a few digits (the tests run it)
 # ```
 #
 # The full run took {glue:text}`bench_minutes:.0f` minutes on the machine named below the next
 # cell. It writes one JSON file per section (`bench_quality.json`, `bench_speed.json`,
 # `bench_diffusers.json`, `bench_fid.json`) and a generated summary, `BENCHMARKS.md`, into the
-# package's results folder, which ships with it (`tinyddpm.book_data`), so the cells below read
+# package's results folder, which ships with it (`tinyddpm.harness.book_data`), so the cells below read
 # the same files in a clone, after `pip install` and in Colab. Nothing below is typed in by hand. How fast
 # each method runs, in which float precision, the same network under 🤗 diffusers' schedulers,
 # the training recipes that were compared and how long each chapter takes to run are on the
@@ -67,7 +67,7 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 from myst_nb import glue
 
-from tinyddpm.book_data import HTMLTable, read_json
+from tinyddpm.harness.book_data import HTMLTable, read_json
 from tinyddpm.schedules import NoiseSchedule
 
 quality = read_json("bench_quality.json")  # the results of benchmarks/run.py, shipped with the package
@@ -327,7 +327,7 @@ glue("lead_min_sigma", min(lead, key=lambda k: lead[k]["lead_db"]), display=Fals
 # %% [markdown]
 # ## The student's recipe, measured
 #
-# `benchmarks/student.py` trains the student's recipe here (`tinyddpm.student`: their U-Net at 3/8
+# `benchmarks/student.py` trains the student's recipe here (`tinyddpm.harness.student`: their U-Net at 3/8
 # of its widths so that the weights ship, linear $T = 300$, L1 loss, Adam) for the wall time of
 # the shipped model's first learning-curve point, and measures their procedure three ways on
 # the same {glue:text}`student_digits:d` test digits: **(a)** on their own kind of input, $x_t$

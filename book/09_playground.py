@@ -366,7 +366,7 @@ glue("photo_digit_gain_word", "gains" if scores["28x28 denoised"] >= scores["28x
 # above, counts the round trip's own gain as well as the denoiser's).
 
 # %% tags=["remove-input"]
-from tinyddpm.book_data import read_json
+from tinyddpm.harness.book_data import read_json
 
 photos_bench = read_json("photos.json")["photos"]
 glue("photos_accuracy", 100 * photos_bench["accuracy"], display=False)
@@ -386,7 +386,7 @@ glue("photos_n", photos_bench["n"], display=False)
 # classifier is not a fair judge outside MNIST).
 
 # %% tags=["remove-input"]
-from tinyddpm.book_data import HTMLTable
+from tinyddpm.harness.book_data import HTMLTable
 
 other = read_json("other_writers.json")
 rows = []
@@ -411,7 +411,7 @@ HTMLTable(["digits", "σ", ("noisy", "PSNR (dB)"), ("denoised", "PSNR (dB)"), ("
 #
 # Can training close it? `benchmarks/augment_finetune.py` fine-tunes the shipped model twice for
 # {glue:text}`aug_steps:d` steps at a small learning rate: once on MNIST as it is (the control),
-# once with half of every batch through `tinyddpm.augment` (small rotations, scalings, shears
+# once with half of every batch through `tinyddpm.harness.augment` (small rotations, scalings, shears
 # and shifts, and a thicker, thinner or blurred stroke). Both then denoise all the MNIST test
 # digits and the other writers' held-out digits:
 

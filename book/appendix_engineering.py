@@ -35,14 +35,14 @@ if "google.colab" in sys.modules:
 # run. The numbers come from the same files as chapter 8's (`benchmarks/run.py`,
 # `benchmarks/recipe_ablation.py`, `benchmarks/scratch_ablation.py` and
 # `benchmarks/book_times.py` write them into the package's results folder, read here through
-# `tinyddpm.book_data`). Symbols are listed on the {doc}`notation` page.
+# `tinyddpm.harness.book_data`). Symbols are listed on the {doc}`notation` page.
 
 # %%
 import matplotlib.pyplot as plt
 from IPython.display import display
 from myst_nb import glue
 
-from tinyddpm.book_data import HTMLTable, read_json
+from tinyddpm.harness.book_data import HTMLTable, read_json
 
 speed = read_json("bench_speed.json")  # the results of benchmarks/run.py, shipped with the package
 versus = read_json("bench_diffusers.json")

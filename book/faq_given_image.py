@@ -55,7 +55,7 @@ if "google.colab" in sys.modules:
 import torch
 
 import tinyddpm
-from tinyddpm.interop import scheduler
+from tinyddpm.harness.interop import scheduler
 from tinyddpm.metrics import psnr
 
 model, schedule = tinyddpm.pretrained("ddpm")

@@ -55,7 +55,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny diffusion model trained for 20 steps on 2,048 digits (seconds): real weights file."""
-    from tinyddpm.train import quick_config, train
+    from tinyddpm.harness.train import quick_config, train
 
     require_mnist()
     return train(quick_config(), tmp_path_factory.mktemp("tiny"), progress=False)

@@ -1,4 +1,4 @@
-"""Augmentation (tinyddpm.augment): each transform against an exact case, the draws seeded, and
+"""Augmentation (tinyddpm.harness.augment): each transform against an exact case, the draws seeded, and
 the two training switches it comes with (augment.p, init) doing what they say."""
 
 import math
@@ -7,11 +7,11 @@ from dataclasses import replace
 import pytest
 import torch
 
-from tinyddpm.augment import AugmentConfig, affine, augment, gaussian_blur, stroke
 from tinyddpm.checkpoint import load_model, load_tensors, sha256_file
 from tinyddpm.data import Batcher, load_sample
+from tinyddpm.harness.augment import AugmentConfig, affine, augment, gaussian_blur, stroke
+from tinyddpm.harness.train import quick_config, train, training_batch
 from tinyddpm.schedules import NoiseSchedule
-from tinyddpm.train import quick_config, train, training_batch
 
 from .conftest import needs_mnist
 

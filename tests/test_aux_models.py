@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from tinyddpm.checkpoint import load_model, pretrained, registry, save_model
-from tinyddpm.classifier import Classifier, random_shift, train_classifier
 from tinyddpm.data import load_sample, pixels
+from tinyddpm.harness.classifier import Classifier, random_shift, train_classifier
+from tinyddpm.harness.sigma_trainer import train_sigma_net
+from tinyddpm.harness.vae import VAE, VAEConfig, kl_to_prior, train_vae
 from tinyddpm.noise_level import estimate_sigma, estimate_sigma_learned, estimate_sigma_mad
-from tinyddpm.sigma_net import SigmaNet, SigmaNetConfig, train_sigma_net
-from tinyddpm.vae import VAE, VAEConfig, kl_to_prior, train_vae
+from tinyddpm.sigma_net import SigmaNet, SigmaNetConfig
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,13 @@
-"""The fixed-step chain and the classical denoisers, BM3D optional (tinyddpm.baselines)."""
+"""The fixed-step chain and the classical denoisers, BM3D optional (tinyddpm.harness.baselines)."""
 
 import math
 
 import pytest
 import torch
 
-from tinyddpm.analytic import GaussianEps, gaussian_posterior
-from tinyddpm.baselines import (
+from tinyddpm.data import to_model, to_pixels
+from tinyddpm.harness.analytic import GaussianEps, gaussian_posterior
+from tinyddpm.harness.baselines import (
     CLASSICAL_GRIDS,
     ScheduleAdapter,
     available_classical,
@@ -14,7 +15,6 @@ from tinyddpm.baselines import (
     fixed_step_chain,
     tune_classical,
 )
-from tinyddpm.data import to_model, to_pixels
 from tinyddpm.metrics import psnr
 from tinyddpm.schedules import NoiseSchedule
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import tinyddpm
-from tinyddpm.evaluate import noisy_set
+from tinyddpm.harness.evaluate import noisy_set
 from tinyddpm.metrics import classifier_features, frechet_distance
 
 from .conftest import needs_mnist
@@ -128,7 +128,7 @@ def test_classifier_feature_fid_is_zero_for_a_set_itself_and_grows_with_a_shift(
 
 
 def test_quick_without_out_leaves_the_results_folder_alone(tmp_path):
-    results = ROOT / "src" / "tinyddpm" / "results"
+    results = ROOT / "src" / "tinyddpm" / "harness" / "results"
     before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in results.iterdir() if p.is_file()}
     r = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--only", "summary"],

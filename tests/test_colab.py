@@ -3,8 +3,8 @@
 A reader who opens a chapter in Colab gets the notebook and whatever its setup cell installs,
 nothing else: no `book/`, `benchmarks/` or `src/` beside it. So every file a chapter reads must
 come from the installed package. The results the book tabulates live in one folder,
-`src/tinyddpm/results/`, which the benchmarks write and the package ships as data, read through
-`tinyddpm.book_data`; the first tests here keep it the only one and the chapters' run times
+`src/tinyddpm/harness/results/`, which the benchmarks write and the package ships as data, read through
+`tinyddpm.harness.book_data`; the first tests here keep it the only one and the chapters' run times
 under the limit.
 
 The slow test builds the wheel, installs it into a fresh virtual environment (with a `.pth`
@@ -32,7 +32,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "book").glob("*.ipynb"))
-RESULTS = ROOT / "src" / "tinyddpm" / "results"  # the one results folder: benchmarks write, the book reads
+RESULTS = (
+    ROOT / "src" / "tinyddpm" / "harness" / "results"
+)  # the one results folder: benchmarks write, the book reads
 CHAPTER_LIMIT_S = 300  # every chapter runs top to bottom in under 5 minutes on 2 CPU cores
 FIRST_CELLS_BUDGET_S = 30  # per chapter: the leading code cells whose stored run times sum to this
 
@@ -43,13 +45,16 @@ def files(folder: Path) -> list[str]:
 
 def test_there_is_one_results_folder():
     """The benchmarks write into the package's results folder; no second copy exists to drift."""
-    assert not (ROOT / "benchmarks" / "results").exists()
+    assert (
+        not (ROOT / "benchmarks" / "results").exists()
+        and not (ROOT / "src" / "tinyddpm" / "results").exists()
+    )
     scripts = "".join(p.read_text() for p in (ROOT / "benchmarks").glob("*.py"))
     assert '"benchmarks" / "results"' not in scripts and "benchmarks/results" not in scripts
 
 
 def test_results_are_read_through_the_package():
-    from tinyddpm.book_data import read_json, results_names, results_path
+    from tinyddpm.harness.book_data import read_json, results_names, results_path
 
     assert results_names() == files(RESULTS)
     assert results_path("bench_quality.json").read_bytes() == (RESULTS / "bench_quality.json").read_bytes()
@@ -60,7 +65,7 @@ def test_results_are_read_through_the_package():
 
 
 def test_html_table():
-    from tinyddpm.book_data import HTMLTable
+    from tinyddpm.harness.book_data import HTMLTable
 
     t = HTMLTable(["method", "PSNR"], [["a <b>", ("1.00", "2.00")]], caption="x & y")
     html = t._repr_html_()
@@ -187,7 +192,7 @@ def colab_env(tmp: Path) -> dict[str, str]:
 @pytest.mark.slow
 def test_the_wheel_installs_the_package_and_its_data(venv_python, tmp_path):
     code = (
-        "import tinyddpm, sys; from tinyddpm.book_data import results_names, results_path; "
+        "import tinyddpm, sys; from tinyddpm.harness.book_data import results_names, results_path; "
         "print(tinyddpm.__file__); print(results_path('bench_quality.json')); print(len(results_names()))"
     )
     r = subprocess.run(

@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from tinyddpm.analytic import GaussianEps, gaussian_posterior
 from tinyddpm.data import load_sample
 from tinyddpm.denoise import denoise, start_step
+from tinyddpm.harness.analytic import GaussianEps, gaussian_posterior
 from tinyddpm.noise_level import estimate_sigma
 from tinyddpm.schedules import NoiseSchedule
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from tinyddpm.checkpoint import load_tensors
-from tinyddpm.train import quick_config, train
+from tinyddpm.harness.train import quick_config, train
 
 from .conftest import needs_mnist
 

@@ -9,15 +9,15 @@ import torch
 import tinyddpm
 from tinyddpm.checkpoint import load_model, pretrained_path, registry
 from tinyddpm.data import pixels
-from tinyddpm.evaluate import (
+from tinyddpm.harness.evaluate import (
     MODEL_SCORERS,
     TEST_SIGMAS,
+    bundled_test_indices,
     evaluate_denoiser,
     machine,
     model_kind,
     noisy_set,
     quantize_uint8,
-    sample_test_indices,
     score,
     score_model,
     vae_reconstruction,
@@ -121,8 +121,8 @@ def test_vae_reconstruction_is_the_vae_forward_in_batches(sample):
     assert not rec.requires_grad
 
 
-def test_sample_test_indices_point_at_the_sample_digits(sample):
-    idx = sample_test_indices()
+def test_bundled_test_indices_point_at_the_bundled_digits(sample):
+    idx = bundled_test_indices()
     assert idx.shape == (1000,) and idx.dtype == torch.int64 and len(idx.unique()) == 1000
     assert 0 <= int(idx.min()) and int(idx.max()) < 10000
     require_mnist()

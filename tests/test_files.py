@@ -21,12 +21,13 @@ import torch
 from PIL import Image
 
 from tinyddpm.checkpoint import pretrained, save_model, save_tensors
-from tinyddpm.classifier import ClassifierConfig, train_classifier
 from tinyddpm.data import load_sample
 from tinyddpm.files import atomic_write
+from tinyddpm.harness.classifier import ClassifierConfig, train_classifier
+from tinyddpm.harness.sigma_trainer import train_sigma_net
+from tinyddpm.harness.vae import VAEConfig, train_vae
 from tinyddpm.io import ImageError, as_batch, load_image, save_image
-from tinyddpm.sigma_net import SigmaNet, SigmaNetConfig, train_sigma_net
-from tinyddpm.vae import VAEConfig, train_vae
+from tinyddpm.sigma_net import SigmaNet, SigmaNetConfig
 
 
 @pytest.fixture(params=[0o022, 0o077])

@@ -117,7 +117,7 @@ def test_5_train_briefly_then_use_it(tmp_path):
 
 def test_6_the_network_under_a_diffusers_scheduler():
     pytest.importorskip("diffusers")
-    from tinyddpm.interop import grid_sigma, run_chain, scheduler
+    from tinyddpm.harness.interop import grid_sigma, run_chain, scheduler
 
     model, schedule = tinyddpm.pretrained("ddpm")
     y = tinyddpm.add_noise(

@@ -291,8 +291,8 @@ def test_one_overflowing_npy_does_not_abort_the_batch(tmp_path, capsys):
 # ---- 5 (Medium): no symbolic link followed in a run folder ---------------------------------------
 @pytest.fixture()
 def run_folder(tmp_path):
-    from tinyddpm.runs import RunFolder
-    from tinyddpm.train import quick_config
+    from tinyddpm.harness.runs import RunFolder
+    from tinyddpm.harness.train import quick_config
 
     victim = tmp_path / "victim.txt"
     victim.write_text("precious\n")

@@ -1,4 +1,4 @@
-"""tinyddpm's network under diffusers' schedulers (tinyddpm.interop): the chains agree to 1e-5, and
+"""tinyddpm's network under diffusers' schedulers (tinyddpm.harness.interop): the chains agree to 1e-5, and
 each setting the module docstring names is needed (dropping one breaks the agreement)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import tinyddpm
-from tinyddpm.interop import grid_sigma, grid_timesteps, run_chain, scheduler
+from tinyddpm.harness.interop import grid_sigma, grid_timesteps, run_chain, scheduler
 
 pytest.importorskip("diffusers", reason="diffusers is not installed (pip install -e '.[bench]')")
 

@@ -71,7 +71,7 @@ def test_frechet_distance_matches_the_matrix_square_root_formula():
 
 
 def test_classifier_features_are_the_penultimate_layer():
-    from tinyddpm.classifier import Classifier, ClassifierConfig
+    from tinyddpm.harness.classifier import Classifier, ClassifierConfig
     from tinyddpm.metrics import classifier_features
 
     clf = Classifier(ClassifierConfig()).eval()

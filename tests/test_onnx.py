@@ -1,4 +1,4 @@
-"""tinyddpm.export: the ONNX posterior-mean denoiser the book's in-page demo runs.
+"""tinyddpm.harness.export: the ONNX posterior-mean denoiser the book's in-page demo runs.
 
 The shipped file (book/_static/in_page/) must give denoise()'s pixels under onnxruntime, belong to
 the shipped weights and schedule (its JSON table says which), and be what the export command
@@ -18,7 +18,7 @@ import torch
 
 from tinyddpm import denoise, load_sample
 from tinyddpm.checkpoint import pretrained, registry
-from tinyddpm.export import INPUT_NAMES, export_onnx, main, onnx_inputs, sha256_bytes
+from tinyddpm.harness.export import INPUT_NAMES, export_onnx, main, onnx_inputs, sha256_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "book" / "_static" / "in_page" / "ddpm_posterior_mean.onnx"
@@ -84,7 +84,8 @@ def test_table_belongs_to_the_file_weights_and_schedule(model_and_schedule):
     _, schedule = model_and_schedule
     table = json.loads(SHIPPED.with_suffix(".json").read_text())
     assert table["onnx"] == SHIPPED.name
-    assert table["onnx_sha256"] == sha256_bytes(SHIPPED.read_bytes()), "re-run python -m tinyddpm.export"
+    rerun = "re-run python -m tinyddpm.harness.export"
+    assert table["onnx_sha256"] == sha256_bytes(SHIPPED.read_bytes()), rerun
     assert table["weights_sha256"] == registry()["ddpm"]["sha256"], "weights changed: re-export the ONNX file"
     assert table["schedule"] == schedule.config() and table["T"] == schedule.T
     assert table["alpha_bar"] == schedule.alpha_bar.tolist()  # float64, exactly
@@ -99,7 +100,7 @@ def test_table_belongs_to_the_file_weights_and_schedule(model_and_schedule):
 
 
 def test_export_command_writes_what_ships(tmp_path, capsys, model_and_schedule):
-    """`python -m tinyddpm.export PATH` writes a file that computes what the shipped one does."""
+    """`python -m tinyddpm.harness.export PATH` writes a file that computes what the shipped one does."""
     ort = need_module("onnxruntime")
     need_module("onnx")
     _, schedule = model_and_schedule

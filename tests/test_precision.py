@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import tinyddpm
-from tinyddpm.analytic import GaussianEps
+from tinyddpm.harness.analytic import GaussianEps
 from tinyddpm.metrics import psnr
 from tinyddpm.precision import (
     AUTO_FP32_BELOW_SIGMA,

@@ -1,7 +1,7 @@
 """Every shipped model loads offline, matches its recorded sha256 and still scores what
 MODELS.md records on the bundled sample, so a broken or swapped weights file fails CI.
 
-The scores come from ``tinyddpm.evaluate.score_model``, the function that wrote the registry.
+The scores come from ``tinyddpm.harness.evaluate.score_model``, the function that wrote the registry.
 Each is checked twice: against the figure the registry records (a little below it), and against
 a floor written here, independent of the registry, so that a regenerated registry (or a changed
 scorer) cannot lower the bar unnoticed.
@@ -19,7 +19,7 @@ from tinyddpm.checkpoint import (
     registry,
     sha256_file,
 )
-from tinyddpm.evaluate import score_model
+from tinyddpm.harness.evaluate import score_model
 
 REQUIRED = ["ddpm", "classifier", "vae", "sigma_net", "supervised_0.2", "supervised_0.5", "student"]
 REG = registry()

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from tinyddpm.analytic import GaussianEps
 from tinyddpm.cli import main
 from tinyddpm.denoise import MAX_PIXEL_SIGMA, denoise
+from tinyddpm.harness.analytic import GaussianEps
 from tinyddpm.io import ImageError, load_image
 from tinyddpm.schedules import NoiseSchedule
 

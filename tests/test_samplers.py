@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from tinyddpm.analytic import GaussianEps, gaussian_posterior
+from tinyddpm.harness.analytic import GaussianEps, gaussian_posterior
 from tinyddpm.samplers import (
     ancestral_step,
     ancestral_timesteps,

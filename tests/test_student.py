@@ -1,4 +1,4 @@
-"""The student's recipe (tinyddpm.student): schedule indexing, the chain against an exact oracle,
+"""The student's recipe (tinyddpm.harness.student): schedule indexing, the chain against an exact oracle,
 the L1 loss, seeded training, and the weights round trip."""
 
 import math
@@ -8,7 +8,7 @@ import torch
 
 from tinyddpm.checkpoint import load_model, save_model
 from tinyddpm.data import load_sample
-from tinyddpm.student import (
+from tinyddpm.harness.student import (
     StepCNN,
     StudentUNet,
     StudentUNetConfig,

@@ -4,10 +4,10 @@ import pytest
 
 from tinyddpm.checkpoint import load_model
 from tinyddpm.data import load_sample
-from tinyddpm.evaluate import noisy_set
+from tinyddpm.harness.evaluate import noisy_set
+from tinyddpm.harness.supervised import supervised_denoise
+from tinyddpm.harness.train import quick_config, supervised_config, train
 from tinyddpm.metrics import psnr
-from tinyddpm.supervised import supervised_denoise
-from tinyddpm.train import quick_config, supervised_config, train
 
 from .conftest import needs_mnist
 

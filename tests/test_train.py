@@ -14,13 +14,11 @@ import pytest
 import torch
 
 from tinyddpm import diffusion
-from tinyddpm.augment import AugmentConfig
 from tinyddpm.checkpoint import CheckpointError, load_model, load_tensors
 from tinyddpm.cli import build_parser, train_config_from_args
-from tinyddpm.runs import RunBusyError, RunFolder
-from tinyddpm.schedules import NoiseSchedule, ScheduleConfig
-from tinyddpm.seeding import derived_seed
-from tinyddpm.train import (
+from tinyddpm.harness.augment import AugmentConfig
+from tinyddpm.harness.runs import RunBusyError, RunFolder
+from tinyddpm.harness.train import (
     Batch,
     TrainConfig,
     learning_rate,
@@ -30,6 +28,8 @@ from tinyddpm.train import (
     train,
     train_step,
 )
+from tinyddpm.schedules import NoiseSchedule, ScheduleConfig
+from tinyddpm.seeding import derived_seed
 from tinyddpm.unet import UNet, UNetConfig
 
 from .conftest import needs_mnist
@@ -223,7 +223,8 @@ def test_a_second_run_in_the_same_folder_is_refused_and_a_dead_holder_does_not_b
         [
             sys.executable,
             "-c",
-            "import sys, time; from tinyddpm.runs import RunFolder; from tinyddpm.train import quick_config;"
+            "import sys, time; from tinyddpm.harness.runs import RunFolder;"
+            " from tinyddpm.harness.train import quick_config;"
             "run = RunFolder(sys.argv[1], quick_config()); run.acquire();"
             "print('held', flush=True); time.sleep(60)",
             str(tmp_path),

@@ -28,10 +28,10 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
-    """The trainer on first use (``tinyddpm.train``, the module; ``tinyddpm.TrainConfig``), so that
-    importing the denoiser does not import it (signal handling, torch.distributed process groups)."""
+    """The trainer on first use (``tinyddpm.train``, the module :mod:`tinyddpm.harness.train`;
+    ``tinyddpm.TrainConfig``), so that importing the denoiser does not import the harness."""
     if name in ("train", "TrainConfig"):
-        module = importlib.import_module(".train", __name__)
+        module = importlib.import_module(".harness.train", __name__)
         return module if name == "train" else module.TrainConfig
     raise AttributeError(f"module 'tinyddpm' has no attribute {name!r}")
 

@@ -75,13 +75,13 @@ class CheckpointError(ValueError):
 #: only when a file of that architecture is loaded (importing this module imports none of them).
 ARCHITECTURES: dict[str, str] = {
     "unet": "tinyddpm.unet:UNetConfig:UNet",
-    "classifier": "tinyddpm.classifier:ClassifierConfig:Classifier",
-    "vae": "tinyddpm.vae:VAEConfig:VAE",
+    "classifier": "tinyddpm.harness.classifier:ClassifierConfig:Classifier",
+    "vae": "tinyddpm.harness.vae:VAEConfig:VAE",
     "sigma_net": "tinyddpm.sigma_net:SigmaNetConfig:SigmaNet",
-    # the student's recipe (tinyddpm.student); "seed_unet" is the name its checkpoints store (the
+    # the student's recipe (tinyddpm.harness.student); "seed_unet" is the name its checkpoints store (the
     # module was called tinyddpm.seed), kept so that they load
-    "seed_unet": "tinyddpm.student:StudentUNetConfig:StudentUNet",
-    "step_cnn": "tinyddpm.student:StepCNNConfig:StepCNN",  # the student's noise-level classifier
+    "seed_unet": "tinyddpm.harness.student:StudentUNetConfig:StudentUNet",
+    "step_cnn": "tinyddpm.harness.student:StepCNNConfig:StepCNN",  # the student's noise-level classifier
 }
 
 

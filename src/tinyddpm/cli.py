@@ -34,7 +34,7 @@ from .seeding import seeded
 
 if TYPE_CHECKING:
     from .denoise import DenoisedImage
-    from .train import TrainConfig
+    from .harness.train import TrainConfig
 
 MAX_CLI_SIGMA = 1.5
 MAX_GRID_IMAGES = 10_000  # sample -n: digits in one grid
@@ -314,10 +314,10 @@ def train_config_from_args(a: argparse.Namespace) -> TrainConfig:
     """The run's TrainConfig: ``--config`` (or the default recipe), then every flag on top.
 
     ``--supervised-sigma`` with ``--config`` sets that config's objective and sigma; without
-    ``--config`` it starts from the supervised recipe (:func:`tinyddpm.train.supervised_config`).
+    ``--config`` it starts from the supervised recipe (:func:`tinyddpm.harness.train.supervised_config`).
     """
+    from .harness.train import TrainConfig, supervised_config
     from .schedules import ScheduleConfig
-    from .train import TrainConfig, supervised_config
 
     if a.config:
         try:
@@ -352,8 +352,8 @@ def train_config_from_args(a: argparse.Namespace) -> TrainConfig:
 
 
 def cmd_train(a: argparse.Namespace) -> None:
-    from .runs import RunBusyError
-    from .train import train
+    from .harness.runs import RunBusyError
+    from .harness.train import train
 
     cfg = train_config_from_args(a)
     try:
@@ -381,15 +381,15 @@ def cmd_train_aux(a: argparse.Namespace) -> None:
     images, labels = load_mnist(train=True, root=a.data_root)
     kw = {"seed": a.seed, "progress": not a.quiet, **({"epochs": a.epochs} if a.epochs else {})}
     if a.kind == "classifier":
-        from .classifier import train_classifier
+        from .harness.classifier import train_classifier
 
         model, info = train_classifier(images, labels, **kw)
     elif a.kind == "vae":
-        from .vae import train_vae
+        from .harness.vae import train_vae
 
         model, info = train_vae(images, **kw)
     else:
-        from .sigma_net import train_sigma_net
+        from .harness.sigma_trainer import train_sigma_net
 
         model, info = train_sigma_net(images, **kw)
     info.update(

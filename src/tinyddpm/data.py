@@ -138,7 +138,7 @@ class Batcher:
 def epoch_batches(n: int, batch_size: int, epochs: int, generator: torch.Generator) -> Iterator[Tensor]:
     """Index batches for ``epochs`` passes over ``n`` items, a fresh permutation per epoch drawn
     from ``generator`` when the epoch starts; the last partial batch is dropped. The auxiliary
-    models' trainer (:func:`tinyddpm.optim.fit`) uses this running-generator scheme; it is kept
+    models' trainer (:func:`tinyddpm.harness.optim.fit`) uses this running-generator scheme; it is kept
     beside :class:`Batcher` because their shipped weights were trained with it and its command
     reproduces them bit for bit."""
     for _ in range(epochs):

@@ -214,7 +214,7 @@ def denoise(
     """Remove Gaussian noise of standard deviation ``sigma`` from MNIST-style digits.
 
     Which method, and what it costs (network calls per image, for the shipped model; PSNR and
-    sharpness as chapter 5 and ``src/tinyddpm/results/BENCHMARKS.md`` measure them):
+    sharpness as chapter 5 and ``src/tinyddpm/harness/results/BENCHMARKS.md`` measure them):
 
     ================  =============================================  ==========================
     method            what it gives                                  network calls

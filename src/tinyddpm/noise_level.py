@@ -11,7 +11,7 @@ not bias the estimate on MNIST's flat background::
     sigma_hat = median |(y * M)| / (6 * 0.6745).
 
 The learned estimator applies :class:`tinyddpm.sigma_net.SigmaNet`, a small CNN that regresses
-log sigma (trained by :func:`tinyddpm.sigma_net.train_sigma_net`).
+log sigma (trained by :func:`tinyddpm.harness.sigma_trainer.train_sigma_net`).
 
 Clipped and quantised inputs (an 8-bit PNG) break both: :mod:`tinyddpm.clipping` detects them
 and estimates sigma there; :func:`estimate_sigma` with ``method="auto"`` routes clipped images to it.

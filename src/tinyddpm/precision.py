@@ -35,7 +35,7 @@ AUTO_MIN_BATCH = 8
 # under "auto", denoising at pixel sigma below this runs in float32: bf16 rounds the network's
 # input to 2^-9 of its size (~0.004 in model units), and at small sigma that is no longer small
 # against the posterior mean's own error (shipped model, 1,000 bundled digits: -0.0104 dB at
-# sigma 0.05, -0.0039 dB at 0.1; src/tinyddpm/results/bench_speed.json, "precision")
+# sigma 0.05, -0.0039 dB at 0.1; src/tinyddpm/harness/results/bench_speed.json, "precision")
 AUTO_FP32_BELOW_SIGMA = 0.075
 
 

@@ -4,22 +4,18 @@ The original project's 300-way timestep classifier asked the wrong question (nei
 are nearly indistinguishable, and exact-match accuracy ignores how far off a guess is); a
 regression of log sigma has no bins and a relative error that is the same at every scale.
 Loss: (log sigma_hat - log sigma)^2 over sigma log-uniform in the training range (pixel units).
-:func:`tinyddpm.noise_level.estimate_sigma_learned` applies it.
+:func:`tinyddpm.noise_level.estimate_sigma_learned` applies it; the harness trains it
+(:func:`tinyddpm.harness.sigma_trainer.train_sigma_net`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import Config
-from .data import pixels
-from .optim import adamw_one_cycle, fit
-from .seeding import seeded, seeded_init
 
 
 @dataclass(frozen=True)
@@ -47,43 +43,3 @@ class SigmaNet(nn.Module):
         h = self.body(y)  # (N, c, H, W)
         pooled = torch.cat([h.mean((2, 3)), h.amax((2, 3))], dim=1)  # (N, 2c)
         return self.head(pooled).squeeze(1)
-
-
-def train_sigma_net(
-    images: Tensor,
-    *,
-    config: SigmaNetConfig = SigmaNetConfig(),
-    epochs: int = 4,
-    batch_size: int = 128,
-    lr: float = 2e-3,
-    seed: int = 0,
-    progress: bool = True,
-) -> tuple[SigmaNet, dict]:
-    """Train on clean uint8 (N, 28, 28) digits plus Gaussian noise, sigma log-uniform in
-    ``config.sigma_range``, not clipped; loss (log sigma_hat - log sigma)^2."""
-    g = seeded(seed)
-    lo, hi = (math.log(s) for s in config.sigma_range)
-    x_all = pixels(images)  # (N, 1, 28, 28)
-    with seeded_init(seed):
-        model = SigmaNet(config)
-        opt, sched = adamw_one_cycle(model, lr=lr, steps=epochs * (len(images) // batch_size))
-
-        def batch_loss(idx: Tensor) -> Tensor:
-            x = x_all[idx]
-            log_sigma = lo + (hi - lo) * torch.rand(len(x), generator=g)
-            y = x + log_sigma.exp().reshape(-1, 1, 1, 1) * torch.randn(x.shape, generator=g)
-            return F.mse_loss(model(y), log_sigma)
-
-        info = fit(
-            model,
-            batch_loss,
-            len(images),
-            opt=opt,
-            sched=sched,
-            epochs=epochs,
-            batch_size=batch_size,
-            generator=g,
-            desc="sigma_net",
-            progress=progress,
-        )
-    return model, {**info, "lr": lr, "seed": seed}

@@ -1,6 +1,6 @@
 // The in-page denoiser of book/10_in_the_page.md: draw a digit, add seeded noise, and watch the
 // posterior mean E[x0 | y] at the matched step t*, computed by onnxruntime-web (WebAssembly) from
-// the ONNX file that `python -m tinyddpm.export` writes (see src/tinyddpm/export.py).
+// the ONNX file that `python -m tinyddpm.harness.export` writes (see src/tinyddpm/harness/export.py).
 //
 // Notation as in the package: pixels in [0, 1]; sigma in pixel units (model units 2 sigma);
 // y = x + sigma n, never clipped; t* the fractional step with alpha_bar(t*) = 1 / (1 + (2 sigma)^2).

@@ -8,7 +8,7 @@
   sigma; it is **not** what the student ran. The student only denoised inputs made by their own
   forward process (already scaled by sqrt(alpha_bar_t)), started at the true step rounded down
   to a multiple of 10, and clamped after every step: that procedure, their network and their
-  training are in :mod:`tinyddpm.student`, measured by ``benchmarks/student.py``.
+  training are in :mod:`tinyddpm.harness.student`, measured by ``benchmarks/student.py``.
 - ``classical_denoise``: Gaussian blur, total variation (Chambolle), wavelet (BayesShrink) and
   non-local means (Buades et al. 2005) from scikit-image, and BM3D (Dabov et al. 2007) when the
   optional ``bm3d`` package is installed; ``CLASSICAL_GRIDS`` lists the values the benchmarks tune
@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .data import to_model, to_pixels
-from .diffusion import EpsModel
-from .samplers import ancestral_step, ancestral_timesteps, sample_loop
-from .schedules import NoiseSchedule
-from .seeding import generator
+from ..data import to_model, to_pixels
+from ..diffusion import EpsModel
+from ..samplers import ancestral_step, ancestral_timesteps, sample_loop
+from ..schedules import NoiseSchedule
+from ..seeding import generator
 
 
 class ScheduleAdapter:
@@ -75,7 +75,7 @@ def fixed_step_chain(
     if not 1 <= start_step <= T:
         raise ValueError(f"start_step must lie in [1, {T}], got {start_step}")
     if model is None:
-        from .denoise import default_model
+        from ..denoise import default_model
 
         model, schedule = default_model()
     elif schedule is None:

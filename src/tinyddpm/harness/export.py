@@ -26,7 +26,7 @@ test digits (8-bit, row-major) for the page's buttons.
 
 Regenerate the book's copy (the only copy; it is not package data: ``pip`` users export their own)::
 
-    python -m tinyddpm.export book/_static/in_page/ddpm_posterior_mean.onnx
+    python -m tinyddpm.harness.export book/_static/in_page/ddpm_posterior_mean.onnx
 """
 
 from __future__ import annotations
@@ -43,11 +43,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .checkpoint import pretrained, registry
-from .data import load_sample
-from .denoise import start_step
-from .schedules import NoiseSchedule
-from .seeding import seeded
+from ..checkpoint import pretrained, registry
+from ..data import load_sample
+from ..denoise import start_step
+from ..schedules import NoiseSchedule
+from ..seeding import seeded
 
 OPSET = 17
 INPUT_NAMES = ("y", "t", "alpha_bar")
@@ -198,7 +198,7 @@ def parity(
         import onnxruntime as ort
     except ImportError:
         return None
-    from .denoise import denoise
+    from ..denoise import denoise
 
     model, schedule = pretrained(model_name)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -213,9 +213,9 @@ def parity(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tinyddpm.export [PATH] [--model ddpm] [--opset 17] [--no-check]``."""
+    """``python -m tinyddpm.harness.export [PATH] [--model ddpm] [--opset 17] [--no-check]``."""
     p = argparse.ArgumentParser(
-        prog="python -m tinyddpm.export",
+        prog="python -m tinyddpm.harness.export",
         description="Export the one-step posterior-mean denoiser to ONNX, with a JSON table beside it.",
     )
     p.add_argument(

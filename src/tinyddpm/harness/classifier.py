@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import Config
-from .data import pixels
+from ..config import Config
+from ..data import pixels
+from ..seeding import seeded, seeded_init
 from .optim import adamw_one_cycle, fit
-from .seeding import seeded, seeded_init
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 

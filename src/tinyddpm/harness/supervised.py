@@ -7,7 +7,7 @@ close the diffusion model's one-step posterior mean (which serves every sigma) c
 
     tinyddpm train --out runs/supervised_0.2 --supervised-sigma 0.2
 
-Their recipe is :func:`tinyddpm.train.supervised_config`; this module applies them.
+Their recipe is :func:`tinyddpm.harness.train.supervised_config`; this module applies them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .data import to_model, to_pixels
+from ..data import to_model, to_pixels
 
 
 @torch.no_grad()

@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import Config
-from .data import pixels
+from ..config import Config
+from ..data import pixels
+from ..seeding import seeded, seeded_init
 from .optim import fit
-from .seeding import seeded, seeded_init
 
 
 @dataclass(frozen=True)

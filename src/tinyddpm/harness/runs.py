@@ -1,5 +1,5 @@
 """A training run's folder and process plumbing: the lock, the log, the resumable state, signals
-and the distributed helpers, apart from the recipe in :mod:`tinyddpm.train`.
+and the distributed helpers, apart from the recipe in :mod:`tinyddpm.harness.train`.
 
 - :class:`RunFolder`: one process at a time (``fcntl.flock``), ``log.csv``, ``state.safetensors``
   (weights, EMA weights, optimizer moments, step, the run's config) and ``ema.safetensors``;
@@ -22,9 +22,9 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from .checkpoint import CheckpointError, load_tensors, save_tensors
-from .config import Config
-from .files import atomic_write, open_no_follow
+from ..checkpoint import CheckpointError, load_tensors, save_tensors
+from ..config import Config
+from ..files import atomic_write, open_no_follow
 
 STATE_FILE = "state.safetensors"
 EMA_FILE = "ema.safetensors"
@@ -78,7 +78,7 @@ class RunFolder:
 
         The saved run's config must equal this run's except for ``steps``: a resumed run may be
         given more or fewer steps. The learning rate's cosine decay is then aimed at the new total
-        from the step reached on (:func:`tinyddpm.train.learning_rate`); a total at or below that
+        from the step reached on (:func:`tinyddpm.harness.train.learning_rate`); a total at or below that
         step trains no further and only writes the EMA weights.
         """
         if not self.state.exists():

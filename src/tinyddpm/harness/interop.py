@@ -23,7 +23,7 @@ gives the sigma of a grid step, and :func:`run_chain` starts from x_k = sqrt(alp
 (model units), exactly as :func:`tinyddpm.denoise` does at a fractional t*.
 
 >>> import torch, tinyddpm
->>> from tinyddpm.interop import grid_sigma, run_chain, scheduler
+>>> from tinyddpm.harness.interop import grid_sigma, run_chain, scheduler
 >>> model, schedule = tinyddpm.pretrained("ddpm")
 >>> x = tinyddpm.load_sample()[0][:2]
 >>> sigma = grid_sigma(schedule, 250)                      # t* = 250 exactly
@@ -42,9 +42,9 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from .data import to_model, to_pixels
-from .diffusion import EpsModel
-from .schedules import NoiseSchedule
+from ..data import to_model, to_pixels
+from ..diffusion import EpsModel
+from ..schedules import NoiseSchedule
 
 
 def scheduler(schedule: NoiseSchedule, kind: Literal["ddim", "ddpm"] = "ddim") -> Any:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from .schedules import NoiseSchedule
+from ..schedules import NoiseSchedule
 
 
 @dataclass(frozen=True)

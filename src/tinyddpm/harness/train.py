@@ -17,8 +17,8 @@ with the same global batch.
 
 The pieces, each small enough to read on its own: ``TrainConfig`` (the whole recipe),
 ``training_batch`` (what step k sees), ``train_step`` (loss under autocast, backward, clip,
-optimizer, EMA), :class:`~tinyddpm.runs.RunFolder` (the run's lock, log and checkpoints) and ``train`` (the
-loop that strings them together).
+optimizer, EMA), :class:`~tinyddpm.harness.runs.RunFolder` (the run's lock, log and checkpoints)
+and ``train`` (the loop that strings them together).
 
     tinyddpm train --out runs/ddpm --steps 6000
 """
@@ -36,17 +36,20 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from . import diffusion
-from .augment import AugmentConfig, augment
-from .checkpoint import (
+from .. import diffusion
+from ..checkpoint import (
     load_model,
     pretrained_path,
     save_model,
     sha256_file,
 )
-from .config import Config
-from .data import Batcher, load_mnist, pixels, to_model
-from .options import Norm, check_choice
+from ..config import Config
+from ..data import Batcher, load_mnist, pixels, to_model
+from ..options import Norm, check_choice
+from ..schedules import NoiseSchedule, ScheduleConfig
+from ..seeding import generator, seeded_init
+from ..unet import UNet, UNetConfig, num_parameters
+from .augment import AugmentConfig, augment
 from .runs import (
     RunFolder,
     StopFlag,
@@ -56,9 +59,6 @@ from .runs import (
     parallel,
     run_device,
 )
-from .schedules import NoiseSchedule, ScheduleConfig
-from .seeding import generator, seeded_init
-from .unet import UNet, UNetConfig, num_parameters
 
 TSampling = Literal["uniform", "mixture", "lognormal"]  # how training draws t: see sample_timesteps
 Weighting = Literal["none", "min_snr"]  # L_simple as it is, or Min-SNR-gamma (Hang et al. 2023)
@@ -69,7 +69,7 @@ Objective = Literal["eps", "supervised"]  # diffusion (L_simple), or noisy -> cl
 class TrainConfig(Config):
     """Everything that determines a training run (stored in its checkpoints).
 
-    >>> from tinyddpm.train import TrainConfig
+    >>> from tinyddpm.harness.train import TrainConfig
     >>> cfg = TrainConfig(steps=200, batch_size=64, t_sampling="lognormal")
     >>> cfg.steps, TrainConfig.from_dict(cfg.to_dict()) == cfg
     (200, True)
@@ -304,7 +304,7 @@ def train(
     then too, with ``info["complete"] = False``. ``data`` = (uint8 images (N, 28, 28),
     labels (N,)) trains on those digits instead of the MNIST training set under ``data_root``
     (the book's live demo uses the bundled sample). A second run on the same folder while
-    this one lives raises :class:`~tinyddpm.runs.RunBusyError`.
+    this one lives raises :class:`~tinyddpm.harness.runs.RunBusyError`.
     """
     from tqdm.auto import tqdm
 

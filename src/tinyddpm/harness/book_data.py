@@ -2,13 +2,13 @@
 same way in a clone, in a ``pip install``-ed copy and in Colab (where no repository is on disk),
 and the HTML table the book shows results in.
 
-``src/tinyddpm/results/`` is the repository's one results folder: every script in
+``src/tinyddpm/harness/results/`` is the repository's one results folder: every script in
 ``benchmarks/`` writes its file there (``benchmarks/run.py`` the benchmark files,
 ``benchmarks/book_times.py`` the chapters' run times), and the package ships it as data.
 ``tests/test_colab.py`` installs the wheel into a fresh virtual environment to check that the
 chapters find these files from there.
 
->>> from tinyddpm.book_data import read_json, results_path
+>>> from tinyddpm.harness.book_data import read_json, results_path
 >>> results_path("bench_quality.json").name
 'bench_quality.json'
 >>> sorted(read_json("bench_quality.json")["sigmas"])[:2]
@@ -29,7 +29,7 @@ RESULTS_DIR = "results"
 
 def results_names() -> list[str]:
     """Names of the shipped result files, sorted."""
-    folder = resources.files("tinyddpm").joinpath(RESULTS_DIR)
+    folder = resources.files("tinyddpm.harness").joinpath(RESULTS_DIR)
     return sorted(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
 
@@ -38,7 +38,7 @@ def results_path(name: str) -> Path:
 
     Raises ``FileNotFoundError`` (listing the shipped names) when there is no such file.
     """
-    ref = resources.files("tinyddpm").joinpath(RESULTS_DIR, name)
+    ref = resources.files("tinyddpm.harness").joinpath(RESULTS_DIR, name)
     if "/" in name or "\\" in name or not ref.is_file():
         raise FileNotFoundError(f"no shipped result file {name!r} (shipped: {', '.join(results_names())})")
     return Path(str(ref))

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .config import Config
+from ..config import Config
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,12 @@ the PSNR of the pooled MSE, the same after quantising the output to 8 bits (the 
 Soltanayev & Chun 2018), SSIM (Wang et al. 2004) and, with a classifier, how often the digit's
 identity survives. ``score`` computes all of these for one set of outputs; ``evaluate_denoiser``
 runs a denoiser over noise levels; ``score_model`` scores a shipped model the way MODELS.md and
-the registry record it; ``generate`` and ``sample_scores`` measure digits generated from noise
-(classifier-feature FID, class counts); ``machine`` says where a measurement ran.
+the registry record it; ``generated_digits`` and ``generation_scores`` measure digits generated
+from noise (classifier-feature FID, class counts); ``machine`` says where a measurement ran.
+
+Words: a *sample* is a digit generated from noise (:func:`tinyddpm.samplers.sample`), never a
+subset of the data; the 1,000 test digits that ship in the package are the *bundled* digits
+(:func:`tinyddpm.load_sample`, :func:`bundled_test_indices`).
 """
 
 from __future__ import annotations
@@ -25,10 +29,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .checkpoint import architecture_name, load_model, pretrained_path, registry
-from .data import SAMPLE_FILE, add_noise, load_sample, to_pixels
-from .denoise import denoise
-from .metrics import (
+from ..checkpoint import architecture_name, load_model, pretrained_path, registry
+from ..data import SAMPLE_FILE, add_noise, load_sample, to_pixels
+from ..denoise import denoise
+from ..metrics import (
     classifier_features,
     frechet_distance,
     identity_accuracy,
@@ -38,11 +42,11 @@ from .metrics import (
     psnr,
     ssim,
 )
-from .noise_level import estimate_sigma_learned, estimate_sigma_mad
-from .precision import Precision, autocast_dtype
-from .samplers import SampleMethod, sample
-from .schedules import NoiseSchedule
-from .seeding import generator, seeded
+from ..noise_level import estimate_sigma_learned, estimate_sigma_mad
+from ..precision import Precision, autocast_dtype
+from ..samplers import SampleMethod, sample
+from ..schedules import NoiseSchedule
+from ..seeding import generator, seeded
 from .student import from_student, matched_posterior_mean, to_student
 from .supervised import supervised_denoise
 
@@ -127,13 +131,13 @@ def vae_reconstruction(vae: nn.Module, images: Tensor, *, batch_size: int = 1000
     return torch.cat([vae(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
-def sample_test_indices() -> Tensor:
-    """The MNIST test-set index of each digit ``load_sample`` returns, in its order: (1000,) int64."""
+def bundled_test_indices() -> Tensor:
+    """The MNIST test-set index of each bundled digit (``load_sample``), in its order: (1000,) int64."""
     with resources.files("tinyddpm").joinpath("assets", SAMPLE_FILE).open("rb") as f:
         return torch.from_numpy(np.load(f)["test_indices"].astype(np.int64))
 
 
-def generate(
+def generated_digits(
     model: nn.Module,
     schedule: NoiseSchedule,
     count: int,
@@ -165,7 +169,7 @@ def generate(
     return to_pixels(torch.cat(chunks)).clamp(0, 1), time.perf_counter() - t0
 
 
-def sample_scores(classifier: nn.Module, images: Tensor, reference_features: Tensor) -> dict[str, Any]:
+def generation_scores(classifier: nn.Module, images: Tensor, reference_features: Tensor) -> dict[str, Any]:
     """FID in the classifier's feature space against ``reference_features``, and the class counts.
 
     ``class_tv_from_uniform`` is the total-variation distance of the predicted-class frequencies
@@ -335,7 +339,7 @@ MODEL_SCORERS: dict[str, ModelScorer] = {
     "classifier": _score_classifier,
     "vae": _score_vae,
     "sigma_net": _score_sigma_net,
-    "seed_unet": _score_student_unet,  # the student's recipe (tinyddpm.student)
+    "seed_unet": _score_student_unet,  # the student's recipe (tinyddpm.harness.student)
 }
 
 
@@ -359,7 +363,7 @@ def score_model(
 ) -> dict[str, Any]:
     """Score a shipped model (by registry name, sha256 checked) or a loaded one on digits in [0, 1].
 
-    ``images`` and ``labels`` default to the bundled sample. A loaded model needs the ``schedule``
+    ``images`` and ``labels`` default to the bundled digits. A loaded model needs the ``schedule``
     and ``info`` that ``load_model`` returned with it (a supervised denoiser's sigma is in ``info``).
     ``full=False`` gives the figures the registry records, e.g. ``{"accuracy_clean": 0.995}``;
     ``full=True`` the test tables of MODELS.md (with a ``classifier``: identity kept).

@@ -19,21 +19,22 @@ Step s of the student's schedule is t = s + 1 of ``NoiseSchedule.linear(300)``, 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import Config
-from .data import Batcher, pixels
-from .options import Norm, check_choice
-from .schedules import NoiseSchedule
-from .seeding import generator, seeded_init
+from ..config import Config
+from ..data import Batcher, pixels
+from ..options import Norm, check_choice
+from ..schedules import NoiseSchedule
+from ..seeding import generator, seeded_init
+from .optim import run_steps
 
 T = 300  # the student's number of steps
 SIZE = 32  # the student's digits: MNIST resized to 32x32
+PROCEDURE_STEPS = (50, 299)  # the student's denoising procedure draws its step uniformly from these
 
 
 @dataclass(frozen=True)
@@ -181,8 +182,6 @@ def train_student(
     noise and flips of step k come from ``(seed, k)``; the initial weights from ``seed``.
     Returns (the network in eval mode, a record: steps, wall time, images/s, last losses).
     """
-    if (minutes is None) == (steps is None):
-        raise ValueError("give exactly one of minutes= and steps=")
     check_choice(loss, Norm, "loss")
     sched = schedule()
     x_all = to_student(pixels(images))  # (N, 1, 32, 32)
@@ -190,24 +189,17 @@ def train_student(
         net = StudentUNet(config)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     batcher = Batcher(len(x_all), batch_size, seed, stream="seed-epoch")
-    t0, k, losses = time.perf_counter(), 0, []
-    net.train()
-    while (steps is not None and k < steps) or (
-        minutes is not None and time.perf_counter() - t0 < 60 * minutes
-    ):
+
+    def step_loss(k: int) -> Tensor:
         g = generator(seed, "seed-step", k)
         x0 = x_all[batcher.indices(k)]
         if flips:
             x0 = torch.where(torch.rand(len(x0), 1, 1, 1, generator=g) < 0.5, x0.flip(-1), x0)
         s = torch.randint(0, T, (len(x0),), generator=g)
         noise = torch.randn(x0.shape, generator=g)
-        value = student_loss(net, x0, s, noise, sched, norm=loss)
-        opt.zero_grad(set_to_none=True)
-        value.backward()
-        opt.step()
-        losses.append(float(value.detach()))
-        k += 1
-    wall = time.perf_counter() - t0
+        return student_loss(net, x0, s, noise, sched, norm=loss)
+
+    k, losses, wall = run_steps(net, step_loss, opt, steps=steps, minutes=minutes)
     record = {
         "steps": k,
         "batch_size": batch_size,
@@ -276,20 +268,17 @@ def train_step_cnn(
     with seeded_init(seed):
         net = StepCNN()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    t0 = time.perf_counter()
-    net.train()
-    for k in range(steps):
+
+    def step_loss(k: int) -> Tensor:
         g = generator(seed, "step-cnn", k)
         x0 = x_all[torch.randint(0, len(x_all), (batch_size,), generator=g)]
         s = torch.randint(0, T, (batch_size,), generator=g)
         ab = sched.alpha_bar[s + 1].float()[:, None, None, None]
         x_s = ab.sqrt() * x0 + (1 - ab).sqrt() * torch.randn(x0.shape, generator=g)
-        value = F.cross_entropy(net(x_s if noisy_input else x0), s)
-        opt.zero_grad(set_to_none=True)
-        value.backward()
-        opt.step()
-    wall = time.perf_counter() - t0
-    return net.eval(), {"steps": steps, "batch_size": batch_size, "wall_time_s": round(wall, 1), "lr": lr}
+        return F.cross_entropy(net(x_s if noisy_input else x0), s)
+
+    _, _, wall = run_steps(net, step_loss, opt, steps=steps)
+    return net, {"steps": steps, "batch_size": batch_size, "wall_time_s": round(wall, 1), "lr": lr}
 
 
 def step_sigma(s: Tensor) -> Tensor:
@@ -297,6 +286,18 @@ def step_sigma(s: Tensor) -> Tensor:
     x_s / sqrt(ab_s) = x0 + sqrt((1 - ab_s) / ab_s) eps in model units, half that in pixels. (B,) float64."""
     ab = schedule().alpha_bar[s.long() + 1]
     return ((1 - ab) / ab).sqrt() / 2
+
+
+def procedure_sigmas() -> Tensor:
+    """The pixel sigma of each step the student's denoising procedure draws from (uniformly, so
+    each equally likely): steps ``PROCEDURE_STEPS`` (both included), (250,) float64, increasing.
+
+    >>> s = procedure_sigmas()
+    >>> len(s), round(float(s[0]), 4), round(float((s > 1.0).double().mean()), 3)
+    (250, 0.1535, 0.328)
+    """
+    lo, hi = PROCEDURE_STEPS
+    return step_sigma(torch.arange(lo, hi + 1))
 
 
 def equivalent_step(sigma: float) -> float:
