@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -278,3 +279,14 @@ def test_two_trainings_started_together_one_runs_one_is_refused(tmp_path):
     assert "in use by another training run" in refused[1]
     steps = [line.split(",")[0] for line in (tmp_path / "run" / "log.csv").read_text().splitlines()[1:]]
     assert steps == [str(i) for i in range(1, 41)]  # one writer: every step once, in order
+
+
+def test_the_recipe_file_is_a_training_config():
+    """benchmarks/recipes/ddpm.json (the README's command) loads as a TrainConfig that differs
+    from the default recipe in what its README line says, and nothing it does not name."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "recipes" / "ddpm.json"
+    given = json.loads(path.read_text())
+    cfg = TrainConfig.from_dict(given)
+    assert (cfg.steps, cfg.p_uncond, cfg.augment.p) == (14000, 0.5, 0.2)
+    default = TrainConfig().to_dict()
+    assert {k for k, v in cfg.to_dict().items() if v != default[k]} == set(given)
