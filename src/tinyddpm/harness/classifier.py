@@ -62,6 +62,7 @@ class Classifier(nn.Module):
         return self.fc(self.conv((x - MNIST_MEAN) / MNIST_STD))
 
     def forward(self, x: Tensor) -> Tensor:
+        """(N, 1, 28, 28) pixels -> (N, num_classes) logits."""
         return self.head(self.features(x))  # (N, num_classes) logits
 
 

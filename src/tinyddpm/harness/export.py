@@ -61,11 +61,12 @@ class PosteriorMean(nn.Module):
     precision="fp32")``, in its order, once it has t* and alpha_bar(t*).
     """
 
-    def __init__(self, eps_model: nn.Module) -> None:
+    def __init__(self, eps_model: torch.nn.Module) -> None:
         super().__init__()
         self.eps_model = eps_model
 
     def forward(self, y: Tensor, t: Tensor, alpha_bar: Tensor) -> Tensor:
+        """(N, 1, 28, 28) noisy pixels, (N,) t*, (N,) alpha_bar(t*) -> (N, 1, 28, 28) E[x0 | y] in pixels."""
         ab = alpha_bar.reshape(-1, 1, 1, 1)  # (N, 1, 1, 1)
         x_t = ab.sqrt() * (2 * y - 1)  # x_t* = sqrt(ab) y, model units
         eps = self.eps_model(x_t, t)  # (N, 1, 28, 28), null label
@@ -143,7 +144,7 @@ def export_onnx(
             with ``denoise(precision="fp32")``; raise if a pixel differs by more than 1e-4.
 
     Returns:
-        A summary: ``path``, ``json``, ``bytes``, ``seconds`` (export time), ``max_abs_diff`` (or None).
+        dict: a summary, ``path``, ``json``, ``bytes``, ``seconds`` (export time), ``max_abs_diff`` (or None).
     """
     try:
         import onnx  # noqa: F401  torch.onnx.export writes its file through it

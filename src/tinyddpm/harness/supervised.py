@@ -13,13 +13,13 @@ Their recipe is :func:`tinyddpm.harness.train.supervised_config`; this module ap
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from ..data import to_model, to_pixels
 
 
 @torch.no_grad()
-def supervised_denoise(model: nn.Module, y: Tensor, sigma: float, *, batch_size: int = 500) -> Tensor:
+def supervised_denoise(model: torch.nn.Module, y: Tensor, sigma: float, *, batch_size: int = 500) -> Tensor:
     """Apply a reference denoiser trained at ``sigma`` to pixel-unit images (N, 1, 28, 28)."""
     out = []
     for i in range(0, len(y), batch_size):
