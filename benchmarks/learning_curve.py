@@ -17,7 +17,7 @@ from tinyddpm.harness.evaluate import TEST_SIGMAS, evaluate_denoiser
 from tinyddpm.harness.runs import STATE_FILE
 from tinyddpm.harness.train import TrainConfig
 from tinyddpm.schedules import NoiseSchedule
-from tinyddpm.unet import UNet, UNetConfig
+from tinyddpm.unet import UNet
 
 SIGMAS = TEST_SIGMAS  # the noise levels of MODELS.md, which shows this curve
 
@@ -28,7 +28,7 @@ def main() -> None:
     args = ap.parse_args()
     tensors, header = load_tensors(args.run / STATE_FILE)
     cfg = TrainConfig.from_dict(header["train_config"])
-    model = UNet(UNetConfig.from_dict(cfg.unet))
+    model = UNet(cfg.unet)  # TrainConfig.from_dict builds the nested UNetConfig
     model.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
     model.eval()
     schedule = NoiseSchedule.from_config(cfg.schedule)
