@@ -92,14 +92,15 @@ def main(argv: list[str] | None = None) -> dict:
     if a.quick and a.out is None:
         ap.error("--quick writes only where --out says (the committed results stay as they are)")
     t0 = time.perf_counter()
-    models = {"shipped": tinyddpm.pretrained("ddpm"), "candidate": tinyddpm.load_model(a.candidate)[:2]}
-    info = tinyddpm.load_model(a.candidate)[2]
+    model, schedule, info = tinyddpm.load_model(a.candidate)  # read and verified once
+    models = {"shipped": tinyddpm.pretrained("ddpm"), "candidate": (model, schedule)}
     classifier = tinyddpm.pretrained("classifier")[0].eval()
     xs, _ = load_mnist(train=False)
-    x = pixels(xs[:500] if a.quick else xs)  # (N, 1, 28, 28)
+    test = pixels(xs)  # (10000, 1, 28, 28): the FID reference, and the digits denoised
+    x = test[:500] if a.quick else test
     count = 100 if a.quick else 1000
     train = pixels(load_mnist(train=True)[0])
-    f_test = classifier_features(classifier, pixels(xs))
+    f_test = classifier_features(classifier, test)
     floor = generation_scores(
         classifier, train[torch.randperm(len(train), generator=seeded(99))[:count]], f_test
     )["fid"]
