@@ -174,8 +174,8 @@ def models_md(results: dict) -> str:
             out += [
                 "",
                 "Learning curve (EMA weights, posterior-mean PSNR on the 1,000 bundled test digits;",
-                "`python benchmarks/learning_curve.py runs/ddpm` during training; full log in",
-                "`src/tinyddpm/harness/results/ddpm_train_log.csv`):",
+                "the run's states saved every 500 steps, scored by `python benchmarks/learning_curve.py`;",
+                "full log in `src/tinyddpm/harness/results/ddpm_train_log.csv`):",
                 "",
                 "| step | wall time | " + " | ".join(f"sigma {s}" for s in SIGMAS) + " |",
                 "| ---: | ---: |" + " ---: |" * len(SIGMAS),

@@ -287,6 +287,6 @@ def test_the_recipe_file_is_a_training_config():
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "recipes" / "ddpm.json"
     given = json.loads(path.read_text())
     cfg = TrainConfig.from_dict(given)
-    assert (cfg.steps, cfg.p_uncond, cfg.augment.p) == (12000, 0.5, 0.2)
+    assert (cfg.steps, cfg.p_uncond, cfg.augment.p) == (7000, 0.5, 0.2)
     default = TrainConfig().to_dict()
     assert {k for k, v in cfg.to_dict().items() if v != default[k]} == set(given)
