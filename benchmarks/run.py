@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick         # same code on a few digits, into a new temporary folder
     python benchmarks/run.py --quick --out /tmp/bench   # ... into /tmp/bench (tests/test_benchmarks.py)
     python benchmarks/run.py --only speed    # one section again (quality, speed, diffusers, fid, summary)
+    python benchmarks/run.py --only quality fid summary --reuse-model-free   # after a new ddpm (~20 min)
 
 Sections write ``<out>/bench_<section>.json``, each with the machine, threads and precision it ran
 with (``tinyddpm.harness.evaluate.machine``); ``summary`` turns them into ``<out>/BENCHMARKS.md``. A
@@ -140,9 +141,22 @@ def held_out_train(n: int) -> Tensor:
 
 
 # ---- section: quality ----------------------------------------------------------------------
-def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None = None) -> dict:
+def model_free(rid: str) -> bool:
+    """Whether a quality row's denoiser never reads ``ddpm`` (so a new ``ddpm`` leaves it unchanged)."""
+    return rid in ("noisy", "vae") or rid.startswith(("classical_", "supervised_"))
+
+
+def quality(
+    n: dict[str, int], log: Callable[[str], None], partial: Path | None = None, reuse: dict | None = None
+) -> dict:
     """Every method at every sigma. With ``partial``, finished sigmas are saved there after each
-    sigma and skipped when the section is run again with the same sizes (a resumable long run)."""
+    sigma and skipped when the section is run again with the same sizes (a resumable long run).
+
+    With ``reuse`` (an earlier ``bench_quality.json`` of the same sizes and classical denoisers),
+    the rows that do not read ``ddpm`` (``model_free``) and the classical tuning are taken from it
+    instead of measured again: the noisy sets are seeded, so they would come out the same, and
+    BM3D's tuning and rows are most of the section's time. Only the ``ddpm`` rows are measured.
+    """
     x, labels, sets = digit_sets(n)
     model, schedule = tinyddpm.pretrained("ddpm")
     classifier, _ = tinyddpm.pretrained("classifier")
@@ -199,6 +213,13 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
     rows: list[dict] = []
     tuning: dict[str, dict] = {}
     done: set[str] = set()
+    if reuse is not None:
+        same = all(reuse["sizes"].get(k) == n[k] for k in QUALITY_SIZES) and reuse["classical"] == classical
+        if not same or set(reuse["sigmas"]) != set(SIGMAS):
+            raise SystemExit(
+                "--reuse-model-free: the saved bench_quality.json has other sizes, sigmas or denoisers"
+            )
+        kept = {(r["id"], r["sigma"]): r for r in reuse["rows"] if model_free(r["id"])}
     if partial is not None and partial.exists():
         saved = json.loads(partial.read_text())
         if all(saved["sizes"].get(k) == n[k] for k in QUALITY_SIZES):
@@ -211,6 +232,10 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
         y_tune = noisy_set(tune_x, sigma, seed=1)
         tuned = {}
         for name in classical:
+            if reuse is not None:
+                tuning.setdefault(name, {})[key] = reuse["tuning"][name][key]
+                tuned[name] = reuse["tuning"][name][key]["param"]
+                continue
             k = n["tune_bm3d"] if name == "bm3d" else n["tune"]
             best, grid_scores = tune_classical(
                 name,
@@ -225,7 +250,10 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
                 "param": best,
                 "tune_psnr": {str(p): round(v, 3) for p, v in grid_scores.items()},
             }
-        best_classical = max(tuned, key=lambda m: tuning[m][key]["tune_psnr"][str(tuned[m])])
+        if reuse is not None:  # its params came back from JSON as lists, not the grid's tuples
+            best_classical = reuse["tuning"]["best"][key]
+        else:
+            best_classical = max(tuned, key=lambda m: tuning[m][key]["tune_psnr"][str(tuned[m])])
         tuning.setdefault("best", {})[key] = best_classical
         per_sigma = dict(methods)
         for name in classical:
@@ -244,6 +272,10 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
                     lambda y, s, i, m=sup[level]: supervised_denoise(m, y, s),
                 )
         for rid, (name, set_name, fn) in per_sigma.items():
+            if reuse is not None and model_free(rid):
+                rows.append({**kept[(rid, key)], "reused": True})
+                log(f"sigma {key:>6}  {name:55s} {set_name:6s} reused")
+                continue
             idx = sets[set_name]
             t0 = time.perf_counter()
             x_hat = fn(y_all[idx], sigma, idx)
@@ -286,6 +318,7 @@ def quality(n: dict[str, int], log: Callable[[str], None], partial: Path | None 
         "classical": classical,
         "classical_tune_digits": {m: n["tune_bm3d"] if m == "bm3d" else n["tune"] for m in classical},
         "lead_over_best_of_bm3d_nl_means": lead_over_strongest(rows),
+        **({"reused_model_free_rows_from": reuse["machine"]} if reuse is not None else {}),
     }
 
 
@@ -682,6 +715,12 @@ def summary(out_dir: Path) -> str:
                 f"| {v['theory_average']:.3f} |"
             )
         lines += ["", "Wall time per image of each row is in `bench_quality.json` (`seconds_per_image`)."]
+        if "reused_model_free_rows_from" in q:
+            m = q["reused_model_free_rows_from"]
+            lines += [
+                "The rows that do not read `ddpm` (noisy, VAE, classical, supervised) were kept from the "
+                f"previous run (`--reuse-model-free`), measured on {m['cores']} cores of an {m['cpu']}."
+            ]
     if sp:
         m = sp["machine"]
         lines += [
@@ -809,6 +848,11 @@ def main(argv: list[str] | None = None) -> int:
         help="results folder (default: src/tinyddpm/harness/results; with --quick, a new temporary folder)",
     )
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    p.add_argument(
+        "--reuse-model-free",
+        action="store_true",
+        help="quality: take the rows that do not read ddpm, and the tuning, from OUT/bench_quality.json",
+    )
     a = p.parse_args(argv)
     if a.out is None and a.quick:  # a quick run never overwrites the full run's results by default
         a.out = Path(tempfile.mkdtemp(prefix="tinyddpm-bench-quick-"))
@@ -823,7 +867,9 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             torch.manual_seed(0)  # nothing should draw from the global generator; this makes sure of it
             if name == "quality":
-                res = quality(n, log, partial=a.out / "bench_quality.partial.json")
+                saved = a.out / "bench_quality.json"
+                reuse = json.loads(saved.read_text()) if a.reuse_model_free else None
+                res = quality(n, log, partial=a.out / "bench_quality.partial.json", reuse=reuse)
             else:
                 res = fn(n, log)
             res["section_seconds"] = round(time.perf_counter() - t0, 1)

@@ -144,3 +144,45 @@ def test_quick_without_out_leaves_the_results_folder_alone(tmp_path):
     assert f"results in {out}" in r.stdout
     after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in results.iterdir() if p.is_file()}
     assert after == before
+
+
+def test_reuse_model_free_keeps_the_rows_that_do_not_read_ddpm_and_measures_the_rest(quick, tmp_path):
+    """--reuse-model-free (after a new ddpm): the rows of the noisy input, the VAE, the classical and
+    supervised denoisers come from the saved file (a marked value proves it), the ddpm rows are
+    measured again and, the noise being seeded, come out as before."""
+    saved = json.loads((quick / "bench_quality.json").read_text())
+    marked = next(r for r in saved["rows"] if r["id"] == "classical_gaussian")
+    marked["psnr"] = 123.0  # no denoiser gives this: seen again only if the row was kept
+    (tmp_path / "bench_quality.json").write_text(json.dumps(saved))
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(tmp_path)]
+        + ["--only", "quality", "--reuse-model-free"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={**os.environ, "OMP_NUM_THREADS": "2"},
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    new = json.loads((tmp_path / "bench_quality.json").read_text())
+    old = {(row["id"], row["sigma"]): row for row in saved["rows"]}
+    assert {(row["id"], row["sigma"]) for row in new["rows"]} == set(old)
+    for row in new["rows"]:
+        before = old[(row["id"], row["sigma"])]
+        kept = row["id"] in ("noisy", "vae") or row["id"].startswith(("classical_", "supervised_"))
+        assert row.get("reused", False) is kept, row["id"]
+        if kept:
+            assert row["psnr"] == before["psnr"]
+        else:
+            assert row["psnr"] == pytest.approx(before["psnr"], abs=0.02), row["id"]
+    assert 123.0 in {row["psnr"] for row in new["rows"]}
+    assert new["tuning"] == saved["tuning"] and new["reused_model_free_rows_from"] == saved["machine"]
+    saved["sizes"] = {**saved["sizes"], "test": saved["sizes"]["test"] + 1}  # another run's file: refused
+    (tmp_path / "bench_quality.json").write_text(json.dumps(saved))
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(tmp_path)]
+        + ["--only", "quality", "--reuse-model-free"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode != 0 and "other sizes" in r.stderr
