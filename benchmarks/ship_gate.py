@@ -16,7 +16,7 @@ The candidate passes when it is at least as good as the shipped model at every s
 draws (``TOLERANCE_DB``) and better on other hands (sigma 0.3) or on unconditional FID. The
 issue's floors are reported beside the gate, not part of it.
 
-    python benchmarks/ship_gate.py runs/ddpm/ema.safetensors                 # ~15 min on 2 cores
+    python benchmarks/ship_gate.py runs/ddpm/ema.safetensors                 # ~21 min on 2 cores
     python benchmarks/ship_gate.py runs/ddpm/ema.safetensors --quick --out /tmp/gate.json
 
 Writes ``src/tinyddpm/harness/results/ship_gate.json`` (``--quick``: only with ``--out``).
@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 import tinyddpm
+from tinyddpm.checkpoint import pretrained_path, registry
 from tinyddpm.data import load_mnist, pixels
 from tinyddpm.denoise import denoise
 from tinyddpm.harness.evaluate import generated_digits, generation_scores, machine, noisy_set, score
@@ -93,7 +94,10 @@ def main(argv: list[str] | None = None) -> dict:
         ap.error("--quick writes only where --out says (the committed results stay as they are)")
     t0 = time.perf_counter()
     model, schedule, info = tinyddpm.load_model(a.candidate)  # read and verified once
-    models = {"shipped": tinyddpm.pretrained("ddpm"), "candidate": (model, schedule)}
+    shipped, shipped_schedule, shipped_info = tinyddpm.load_model(
+        pretrained_path("ddpm"), expected_sha256=registry()["ddpm"]["sha256"]
+    )
+    models = {"shipped": (shipped, shipped_schedule), "candidate": (model, schedule)}
     classifier = tinyddpm.pretrained("classifier")[0].eval()
     xs, _ = load_mnist(train=False)
     test = pixels(xs)  # (10000, 1, 28, 28): the FID reference, and the digits denoised
@@ -110,11 +114,8 @@ def main(argv: list[str] | None = None) -> dict:
         "_command": f"python benchmarks/ship_gate.py {a.candidate}" + (" --quick" if a.quick else ""),
         "_machine": machine(),
         "_what": __doc__.split("\n\n")[1].strip(),
-        "candidate": {
-            "file": str(a.candidate),
-            "steps": info.get("steps"),
-            "train_config": info.get("train_config"),
-        },
+        "candidate": {"file": str(a.candidate), **info},  # its training record (steps, wall time, config)
+        "shipped": {"file": "ddpm", **shipped_info},  # the model it would replace, for the record
         "test_digits": len(x),
         "fid_samples": count,
         "fid_floor": floor,
