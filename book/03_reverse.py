@@ -568,14 +568,17 @@ for stage in stages:
     tc = stage["train_config"]
     n_digits = tc.get("train_limit") or MNIST_TRAINING_DIGITS  # None: all of them
     print(f"{stage['steps']:,} steps of {tc['batch_size']} digits drawn from {n_digits:,}: "
-          f"lr {tc['lr']}, p_uncond {tc['p_uncond']}, {stage['wall_time_s'] / 60:.1f} min")
+          f"lr {tc['lr']}, p_uncond {tc['p_uncond']}, augmented {tc.get('augment', {}).get('p', 0.0)}, "
+          f"{stage['wall_time_s'] / 60:.1f} min")
 total_s = info.get("total_wall_time_s", info["wall_time_s"])
 print(f"{tc['schedule']['kind']} schedule, T = {tc['schedule']['T']}; {total_s / 60:.1f} min in all")
 
 # %% tags=["hide-input"]
 shipped_images = sum(st["images_seen"] for st in stages)
-glue("stage_count", {1: "one stage", 2: "two stages", 3: "three stages"}.get(len(stages), f"{len(stages)} stages"),
-     display=False)
+glue("stage_sentence", "It trained in one run from scratch (the printout gives its steps, learning rate and share "
+     "of null labels)" if len(stages) == 1 else f"It trained in {({2: 'two', 3: 'three'}).get(len(stages), len(stages))} "
+     "stages, each continuing from the one "
+     "before (the printout gives each one's steps, learning rate and share of null labels)", display=False)
 glue("train_digits", n_digits, display=False)
 glue("shipped_steps", sum(st["steps"] for st in stages), display=False)
 glue("shipped_images", shipped_images, display=False)
@@ -584,8 +587,7 @@ glue("shipped_minutes", round(total_s / 60), display=False)
 glue("shipped_cores", read_json("models.json")["ddpm"]["machine"]["cores"], display=False)
 
 # %% [markdown]
-# It trained in {glue:text}`stage_count`, each continuing from the one before (the printout
-# gives each one's steps, learning rate and share of null labels): {glue:text}`shipped_steps:,d`
+# {glue:text}`stage_sentence`: {glue:text}`shipped_steps:,d`
 # steps and {glue:text}`shipped_images:,d` digits drawn in all, about
 # {glue:text}`shipped_epochs:.0f` passes over the training digits, in
 # {glue:text}`shipped_minutes` minutes on

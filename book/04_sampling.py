@@ -46,7 +46,7 @@ from myst_nb import glue
 
 import tinyddpm
 from tinyddpm import samplers, viz
-from tinyddpm.harness.book_data import HTMLTable
+from tinyddpm.harness.book_data import HTMLTable, read_json
 from tinyddpm.checkpoint import load_model, pretrained_path
 from tinyddpm.diffusion import q_posterior
 from tinyddpm.metrics import predict_labels, psnr
@@ -643,9 +643,9 @@ viz.comparison({"10 DDIM steps, clipped": by_steps[10][:10], "without clipping":
 # ## Digits on demand: class labels and guidance
 #
 # The shipped model was trained with class labels, and with the label randomly replaced by a
-# "null" class {glue:text}`p_uncond_pct_start:.0f` % of the time (in its last
-# {glue:text}`final_steps:,d` steps {glue:text}`p_uncond_pct:.0f` %, the {doc}`appendix_engineering` page says why), so one network gives both
-# $\epsilon_\theta(x_t, t, y)$ and the unconditional $\epsilon_\theta(x_t, t, \varnothing)$.
+# "null" class {glue:text}`null_share` (the {doc}`appendix_engineering` page says why), so one
+# network gives both $\epsilon_\theta(x_t, t, y)$ and the unconditional
+# $\epsilon_\theta(x_t, t, \varnothing)$.
 # Classifier-free guidance {cite}`ho2022cfg` combines them with a scale $g$:
 #
 # $$ \hat\epsilon = \epsilon_\theta(x_t, t, \varnothing) + g\,\big(\epsilon_\theta(x_t, t, y) - \epsilon_\theta(x_t, t, \varnothing)\big). $$
@@ -674,11 +674,17 @@ viz.comparison({name: images[:10] for name, images in generated.items()})
 
 # %% tags=["hide-input"]
 _, _, info = load_model(pretrained_path("ddpm"))
-glue("p_uncond_pct", round(100 * info["train_config"]["p_uncond"]), display=False)
-start = info.get("init_run", info)  # the run this model continued, if it is a fine-tune
-glue("p_uncond_pct_start", round(100 * start["train_config"]["p_uncond"]), display=False)
-glue("final_steps", info["steps"] if "init_run" in info else 0, display=False)
-glue("init_steps", start["steps"], display=False)
+share = round(100 * info["train_config"]["p_uncond"])
+if "init_run" in info:  # a fine-tune: the run it continued had its own share
+    first = info["init_run"]
+    share0 = round(100 * first["train_config"]["p_uncond"])
+    glue("null_share", f"{share0} % of the time (in its last {info['steps']:,} steps {share} %)", display=False)
+    null_history = (f"saw the null label on only {share0} % of its training batches for its first "
+                    f"{first['steps']:,} steps (and {share} % in its last {info['steps']:,})")
+else:
+    glue("null_share", f"{share} % of the time", display=False)
+    null_history = f"saw the null label on {share} % of the images in all its {info['steps']:,} training steps"
+glue("null_history", null_history, display=False)
 body, confident, hits = [], {}, {}
 with torch.no_grad():
     for key, (name, images) in zip(("uncond", "g1", "g3"), generated.items()):
@@ -716,12 +722,67 @@ HTMLTable(["samples", "read as the wanted digit", "probability of the wanted dig
 # {glue:text}`uncond_confident` of the ten unconditional samples shown, against
 # {glue:text}`g1_confident` of the same seeds with a label ($g = 1$) and
 # {glue:text}`g3_confident` with $g = 3$: by that count {glue:text}`uncond_verdict`. The
-# unconditional samples come from the network's null-label path, which saw the null label on
-# only {glue:text}`p_uncond_pct_start:.0f` % of its training batches for its first
-# {glue:text}`init_steps:,d` steps (and {glue:text}`p_uncond_pct:.0f` % in its last
-# {glue:text}`final_steps:,d`): of all it learned, this path had the smallest share of the
-# training signal. It is the row to check first whenever the shipped model is retrained. Here
-# are all thirty guided digits, one class per column:
+# unconditional samples come from the network's null-label path, which
+# {glue:text}`null_history`. It is also the prior that label-free denoising (chapter 5) uses,
+# and the row to check first whenever the shipped model is retrained.
+#
+# ## Two roads to $p(x)$
+#
+# Ten samples per row are a glimpse. To measure a sampler, generate many digits and compare their
+# distribution with real ones: the Fréchet distance (FID, {cite}`heusel2017fid`) between Gaussians
+# fitted to the classifier's features of 1,000 generated digits and of the 10,000 test digits.
+# Even 1,000 *real* training digits are not at distance zero (finite samples), so that distance is
+# the floor to read the others against.
+#
+# A class-conditional model offers a second road to the unconditional distribution. By the sum
+# rule
+#
+# $$ p(x) = \sum_y p(y)\, p(x \mid y), $$
+#
+# so drawing a label $y$ from the class frequencies and then a digit from $p(x \mid y)$ (label,
+# $g = 1$) is a sample of $p(x)$, exactly as a draw from the null-label path is, if the
+# conditional model is good. The benchmark asks image $i$ for class $i \bmod 10$, a uniform
+# $p(y)$; the classifier reads 1,000 random training digits as {glue:text}`floor_class_min` to
+# {glue:text}`floor_class_max` per class, so MNIST's own $p(y)$ is close to uniform.
+
+# %% tags=["hide-input"]
+fid_runs = read_json("bench_fid.json")["runs"]
+roads = {
+    "1,000 training digits (the floor)": "training digits (floor), n=1000",
+    "null label, DDIM 50 steps": "DDIM 50 steps, n=1000",
+    "label drawn, then the digit (g = 1), DDIM 50 steps": "DDIM 50 steps, class label, guidance 1, n=1000",
+}
+fid_floor = fid_runs[roads["1,000 training digits (the floor)"]]["fid"]
+glue("floor_class_min", min(fid_runs[roads["1,000 training digits (the floor)"]]["class_counts"]), display=False)
+glue("floor_class_max", max(fid_runs[roads["1,000 training digits (the floor)"]]["class_counts"]), display=False)
+body = []
+for name, key in roads.items():
+    run = fid_runs[key]
+    counts = run["class_counts"]
+    body.append([name, f"{run['fid']:.1f}", f"{run['fid'] / fid_floor:.1f}x", f"{min(counts)} to {max(counts)}"])
+glue("fid_floor", round(fid_floor, 1), display=False)
+fid_uncond = fid_runs[roads["null label, DDIM 50 steps"]]["fid"]
+fid_label = fid_runs[roads["label drawn, then the digit (g = 1), DDIM 50 steps"]]["fid"]
+glue("fid_uncond", round(fid_uncond, 1), display=False)
+glue("fid_label", round(fid_label, 1), display=False)
+glue("fid_uncond_x", round(fid_uncond / fid_floor, 1), display=False)
+glue("fid_label_x", round(fid_label / fid_floor, 1), display=False)
+closer = ("the label road is closer to the test digits" if fid_label < 0.9 * fid_uncond else
+          "the null-label road is closer to the test digits" if fid_uncond < 0.9 * fid_label else
+          "the two roads are about equally close to the test digits")
+glue("roads_verdict", closer, display=False)
+HTMLTable(["samples", "FID to the test digits", "over the floor", "digits per class (classifier's reading)"], body,
+          caption="1,000 digits each, seed 0; python benchmarks/run.py --only fid (bench_fid.json)")
+
+# %% [markdown]
+# The null-label road reaches FID {glue:text}`fid_uncond:.1f` ({glue:text}`fid_uncond_x:.1f`
+# times the floor of {glue:text}`fid_floor:.1f`), the label road {glue:text}`fid_label:.1f`
+# ({glue:text}`fid_label_x:.1f` times): {glue:text}`roads_verdict`. The sum rule holds for the
+# true distributions; for a trained network each road is only as good as the part of the
+# network it uses, and the null-label path is the part trained on the share of the images that
+# saw the null label. The class counts tell the same story from another side: a sampler of
+# $p(x)$ should give each class about a tenth of its digits, as the floor row does. Here are all
+# thirty guided digits of the figure above, one class per column:
 
 # %%
 viz.grid(generated["label, g = 3"], nrow=10, scale=3)
@@ -754,6 +815,10 @@ viz.grid(generated["label, g = 3"], nrow=10, scale=3)
 # - One class-conditional network, with guidance, generates a chosen digit
 #   ({glue:text}`g3_hit:.1f` % read as the wanted class at $g = 3$); its unconditional
 #   null-label path is the part to check with your own eyes.
+# - $p(x) = \sum_y p(y)\,p(x \mid y)$: a label drawn from the class frequencies and then a digit
+#   is a sample of $p(x)$ as much as a null-label sample is. Measured by FID over the floor of
+#   real digits, the null-label road is at {glue:text}`fid_uncond_x:.1f`x and the label road at
+#   {glue:text}`fid_label_x:.1f`x.
 
 # %% [markdown]
 # ## Exercises
@@ -813,6 +878,26 @@ if far[0.0] > far[0.5] > far[1.0]:
 else:
     print("Here the distance does not grow steadily with eta:")
     print("compare the labels as well as the dB.")
+
+# %% [markdown]
+# **Exercise 4.** (pen and paper) A conditional model has learned each $p(x \mid y)$ exactly, but
+# you draw the labels from a wrong distribution $r(y)$ instead of the data's $p(y)$. Which
+# distribution do your digits follow, and how far is it from $p(x)$ in total variation? What
+# does drawing class $i \bmod 10$ (a uniform $r$) cost when every class's true share lies within
+# one percentage point of 10 %, as MNIST's nearly do?
+#
+# ```{admonition} Solution
+# :class: dropdown
+# The digits follow the mixture $\tilde p(x) = \sum_y r(y)\, p(x \mid y)$. If the classes do not
+# overlap (each digit has one label), $\tilde p$ and $p$ put the same shapes within a class and
+# differ only in the class weights, so
+# $\mathrm{TV}(\tilde p, p) = \tfrac12 \sum_y |r(y) - p(y)|$: the error of the label
+# distribution and nothing more. If classes overlap it can only be smaller (the mixture
+# components share mass: a Markov kernel never increases total variation). With every
+# $|r(y) - p(y)|$ at most one percentage point, the total variation is at most
+# $\tfrac12 \cdot 10 \cdot 0.01 = 0.05$. The "label, then digit" road therefore samples $p(x)$ up to that small
+# reweighting; what decides its FID is how good each $p(x \mid y)$ is.
+# ```
 
 # %% [markdown]
 # Next: a noisy photograph is already a point on the chain, so denoising is sampling that

@@ -33,8 +33,7 @@ if "google.colab" in sys.modules:
 # Symbols are listed on the {doc}`notation` page.
 #
 # The shipped model is class-conditional. During training each digit's label was replaced by a
-# "null" label {glue:text}`p_uncond_start:.0%` of the time ({glue:text}`p_uncond:.0%` in the last
-# {glue:text}`final_steps:,d` steps), so the one network answers two questions: $\epsilon_\theta(x_t,
+# "null" label {glue:text}`null_share`, so the one network answers two questions: $\epsilon_\theta(x_t,
 # t, c)$, the noise in $x_t$ if the digit is of class $c$, and $\epsilon_\theta(x_t, t, \varnothing)$, the
 # noise in $x_t$ whatever the digit is. Classifier-free guidance {cite}`ho2022cfg` combines them
 # with a scale $g$:
@@ -86,9 +85,13 @@ print(f"classifier on the clean digits: {100 * accuracy:.1f}% correct")
 # %% tags=["hide-input"]
 glue("clean_accuracy", accuracy, display=False)
 ddpm_info = load_model(pretrained_path("ddpm"))[2]  # how the shipped model was trained
-glue("p_uncond", ddpm_info["train_config"]["p_uncond"], display=False)
-glue("p_uncond_start", ddpm_info.get("init_run", ddpm_info)["train_config"]["p_uncond"], display=False)
-glue("final_steps", ddpm_info["steps"] if "init_run" in ddpm_info else 0, display=False)
+share = f"{ddpm_info['train_config']['p_uncond']:.0%}"
+if "init_run" in ddpm_info:  # a fine-tune: the run it continued had its own share
+    share = f"{ddpm_info['init_run']['train_config']['p_uncond']:.0%} of the time ({share} in the last " \
+            f"{ddpm_info['steps']:,} steps)"
+else:
+    share = f"{share} of the time"
+glue("null_share", share, display=False)
 
 # %% [markdown]
 # ## Guidance for the posterior mean is a straight line
