@@ -568,8 +568,7 @@ for stage in stages:
     tc = stage["train_config"]
     n_digits = tc.get("train_limit") or MNIST_TRAINING_DIGITS  # None: all of them
     print(f"{stage['steps']:,} steps of {tc['batch_size']} digits drawn from {n_digits:,}: "
-          f"lr {tc['lr']}, p_uncond {tc['p_uncond']}, augmented {tc.get('augment', {}).get('p', 0.0)}, "
-          f"{stage['wall_time_s'] / 60:.1f} min")
+          f"lr {tc['lr']}, p_uncond {tc['p_uncond']}, {stage['wall_time_s'] / 60:.1f} min")
 total_s = info.get("total_wall_time_s", info["wall_time_s"])
 print(f"{tc['schedule']['kind']} schedule, T = {tc['schedule']['T']}; {total_s / 60:.1f} min in all")
 
