@@ -730,9 +730,10 @@ HTMLTable(["samples", "read as the wanted digit", "probability of the wanted dig
 #
 # Ten samples per row are a glimpse. To measure a sampler, generate many digits and compare their
 # distribution with real ones: the Fréchet distance (FID, {cite}`heusel2017fid`) between Gaussians
-# fitted to the classifier's features of 1,000 generated digits and of the 10,000 test digits.
-# Even 1,000 *real* training digits are not at distance zero (finite samples), so that distance is
-# the floor to read the others against.
+# fitted to the classifier's features of {glue:text}`fid_n_gen:,d` generated digits and of the
+# {glue:text}`fid_n_ref:,d` test digits. Even {glue:text}`fid_n_floor:,d` *real* training digits
+# are not at distance zero (finite samples), so that distance is the floor to read the others
+# against.
 #
 # A class-conditional model offers a second road to the unconditional distribution. By the sum
 # rule
@@ -742,7 +743,7 @@ HTMLTable(["samples", "read as the wanted digit", "probability of the wanted dig
 # so drawing a label $y$ from the class frequencies and then a digit from $p(x \mid y)$ (label,
 # $g = 1$) is a sample of $p(x)$, exactly as a draw from the null-label path is, if the
 # conditional model is good. The benchmark asks image $i$ for class $i \bmod 10$, a uniform
-# $p(y)$; the classifier reads 1,000 random training digits as {glue:text}`floor_class_min` to
+# $p(y)$; the classifier reads the floor's {glue:text}`fid_n_floor:,d` random training digits as {glue:text}`floor_class_min` to
 # {glue:text}`floor_class_max` per class, so MNIST's own $p(y)$ is close to uniform.
 
 # %% tags=["hide-input"]
@@ -753,6 +754,9 @@ roads = {
     "label drawn, then the digit (g = 1), DDIM 50 steps": "DDIM 50 steps, class label, guidance 1, n=1000",
 }
 fid_floor = fid_runs[roads["1,000 training digits (the floor)"]]["fid"]
+glue("fid_n_floor", fid_runs[roads["1,000 training digits (the floor)"]]["images"], display=False)
+glue("fid_n_gen", fid_runs[roads["null label, DDIM 50 steps"]]["images"], display=False)
+glue("fid_n_ref", int(read_json("bench_fid.json")["reference"].split()[0]), display=False)  # "10000 MNIST test digits"
 glue("floor_class_min", min(fid_runs[roads["1,000 training digits (the floor)"]]["class_counts"]), display=False)
 glue("floor_class_max", max(fid_runs[roads["1,000 training digits (the floor)"]]["class_counts"]), display=False)
 body = []

@@ -425,8 +425,8 @@ glue("gate_other_gain", new_m["other_hands"]["0.3"]["psnr"] - old_m["other_hands
 # The trade is the one the ablations above predicted: the augmentation buys other people's
 # handwriting ({glue:text}`gate_other_gain:+.2f` dB at σ = 0.3) and costs MNIST hundredths of a
 # decibel at the higher noise levels, where the prior does most of the work. Its learning
-# curve, scored like the shipped model's in chapter 3 (EMA weights, the bundled 1,000 test
-# digits), shows how much the last steps still gave:
+# curve, scored like the shipped model's in chapter 3 (EMA weights, the
+# {glue:text}`n_s1000:,d` bundled test digits), shows how much the last steps still gave:
 
 # %% tags=["hide-input"]
 with open(results_path("ddpm_retrain_learning_curve.csv"), newline="") as f:
