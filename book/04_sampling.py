@@ -888,7 +888,7 @@ else:
 # you draw the labels from a wrong distribution $r(y)$ instead of the data's $p(y)$. Which
 # distribution do your digits follow, and how far is it from $p(x)$ in total variation? What
 # does drawing class $i \bmod 10$ (a uniform $r$) cost when every class's true share lies within
-# one percentage point of 10 %, as MNIST's nearly do?
+# one percentage point of an even share (one in ten), as MNIST's nearly do?
 #
 # ```{admonition} Solution
 # :class: dropdown

@@ -154,14 +154,18 @@ def test_reuse_model_free_keeps_the_rows_that_do_not_read_ddpm_and_measures_the_
     marked = next(r for r in saved["rows"] if r["id"] == "classical_gaussian")
     marked["psnr"] = 123.0  # no denoiser gives this: seen again only if the row was kept
     (tmp_path / "bench_quality.json").write_text(json.dumps(saved))
-    r = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(tmp_path)]
-        + ["--only", "quality", "--reuse-model-free"],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        env={**os.environ, "OMP_NUM_THREADS": "2"},
-    )
+
+    def reuse_run() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(tmp_path)]
+            + ["--only", "quality", "--reuse-model-free"],
+            capture_output=True,
+            text=True,
+            timeout=1200,
+            env={**os.environ, "OMP_NUM_THREADS": "2"},
+        )
+
+    r = reuse_run()
     assert r.returncode == 0, r.stderr[-3000:]
     new = json.loads((tmp_path / "bench_quality.json").read_text())
     old = {(row["id"], row["sigma"]): row for row in saved["rows"]}
@@ -178,11 +182,5 @@ def test_reuse_model_free_keeps_the_rows_that_do_not_read_ddpm_and_measures_the_
     assert new["tuning"] == saved["tuning"] and new["reused_model_free_rows_from"] == saved["machine"]
     saved["sizes"] = {**saved["sizes"], "test": saved["sizes"]["test"] + 1}  # another run's file: refused
     (tmp_path / "bench_quality.json").write_text(json.dumps(saved))
-    r = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(tmp_path)]
-        + ["--only", "quality", "--reuse-model-free"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    r = reuse_run()
     assert r.returncode != 0 and "other sizes" in r.stderr
